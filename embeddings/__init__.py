@@ -1,0 +1,1 @@
+"""Text → vectors (``encoder``) and vectors → nearest neighbours (``vectorstore``)."""

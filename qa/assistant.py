@@ -1,0 +1,271 @@
+"""The assistant: documents in, questions answered with an exact span, its quote and its sources."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
+from qa.crosslingual import unsupported_words
+from qa.documents import Document, expand_paths, read_document
+from qa.extract import Candidate, candidates
+from qa.index import CorpusIndex, read_manifest
+from qa.question import Question, analyse, entity_words
+from qa.retrieve import SentenceHit, rank_passages, retrieve
+from qa.splitter import clause_spans
+from qa.text import cjk_ratio, normalise
+from qa.types import Answer, Quote, Source, Span
+
+MAX_QUESTION_CHARS = 2000
+SOURCES = 5
+READ_SENTENCES = 12
+RETRIEVAL_WEIGHT = 0.55  # for numbers, percentages and dates: the unit and the words around decide more
+SPAN_RETRIEVAL_WEIGHT = 0.8  # for names and phrases: the sentence that matches decides more
+MIN_COVERAGE = 0.25
+STRICT_COVERAGE = 0.75
+MIN_CROSS_LINGUAL_COSINE = 0.78
+QUOTE_CHARS = 120
+_DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
+_ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, too long); the message says why."""
+
+
+def clean_question(text: str) -> str:
+    """The question without control characters and surplus spaces; raises ``QuestionError`` when
+    nothing is left or it is too long."""
+    if not isinstance(text, str):
+        raise QuestionError("the question must be text")
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("the question is empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(text)} characters long; ask in at most {MAX_QUESTION_CHARS}")
+    return text
+
+
+@dataclass(frozen=True)
+class _Pick:
+    hit: SentenceHit
+    candidate: Candidate
+    total: float
+
+
+class Assistant:
+    """Answers questions over an indexed set of documents."""
+
+    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+        if index.encoder_id != encoder.id:
+            raise ValueError(f"index built with {index.encoder_id!r}, encoder is {encoder.id!r}")
+        self.index = index
+        self.encoder = encoder
+        self._corpus_cjk = cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+
+    # ---- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        encoder: Encoder | str = DEFAULT_ENCODER,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Assistant:
+        encoder = load_encoder(encoder) if isinstance(encoder, str) else encoder
+        return cls(CorpusIndex.build(documents, encoder, progress=progress), encoder)
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Iterable[str | Path],
+        encoder: Encoder | str = DEFAULT_ENCODER,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Assistant:
+        """Read and index files and folders; raises ``DocumentError`` for the first unreadable one."""
+        documents = [read_document(p) for p in expand_paths(paths)]
+        if not documents:
+            raise ValueError("no documents found (.txt .md .pdf .docx .html)")
+        return cls.from_documents(documents, encoder, progress)
+
+    @classmethod
+    def load(cls, folder: str | Path, encoder: Encoder | str | None = None) -> Assistant:
+        """Open a saved index with the encoder it was built with (or refuse a different one)."""
+        if encoder is None:
+            encoder = read_manifest(Path(folder)).get("encoder", DEFAULT_ENCODER)
+        encoder = load_encoder(encoder) if isinstance(encoder, str) else encoder
+        return cls(CorpusIndex.load(folder, encoder.id), encoder)
+
+    def save(self, folder: str | Path) -> None:
+        self.index.save(folder)
+
+    def with_documents(
+        self,
+        documents: Sequence[Document],
+        remove: Sequence[str] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Assistant:
+        """A new assistant with ``documents`` added (or replacing those of the same name) and the
+        documents named in ``remove`` dropped; unchanged documents are not embedded again."""
+        kept = [d for d in self.index.documents if d.name not in set(remove)]
+        index = CorpusIndex.build([*kept, *documents], self.encoder, previous=self.index, progress=progress)
+        return Assistant(index, self.encoder)
+
+    # ---- answering ----------------------------------------------------------------------------
+
+    def ask(self, question: str, sources: int = SOURCES) -> Answer:
+        """Answer ``question`` from the documents, or say that they hold no answer."""
+        started = time.perf_counter()
+        text = clean_question(question)
+        q = analyse(text)
+        vector = self.encoder.encode_queries([q.norm])
+        hits = retrieve(self.index, vector, list(q.terms))
+        cited = self._sources(hits, sources)
+
+        def done(found: bool, answer: str | None = None, quote: Quote | None = None, reason: str = "") -> Answer:
+            return Answer(
+                text, found, answer, quote, tuple(cited), reason, round((time.perf_counter() - started) * 1000, 2)
+            )
+
+        if not hits:
+            return done(False, reason="the documents hold no text to search")
+        missing = self._missing_words(q)
+        if any(name for _, name in missing):
+            return done(False, reason="the documents never mention " + "、".join(w for w, _ in missing))
+        pick = self._pick(q, hits)
+        if pick is None:
+            return done(False, reason=f"no {q.kind.value} answer in the passages that match the question")
+        sentence = self.index.sentences[pick.hit.sentence]
+        why_not = self._unsupported(q, pick, strict=bool(missing))
+        if why_not:
+            if missing:
+                why_not = "the documents never mention " + "、".join(w for w, _ in missing)
+            return done(False, reason=why_not)
+        doc = self.index.texts[sentence.doc].text
+        answer_span = Span(sentence.span.start + pick.candidate.start, sentence.span.start + pick.candidate.end)
+        quote_span = quote_window(doc, sentence.span, answer_span, q)
+        passage = self.index.passages[sentence.passage]
+        quote = Quote(
+            sentence.doc,
+            passage.locator,
+            quote_span.start,
+            quote_span.end,
+            doc[quote_span.start : quote_span.end],
+            answer_span.start,
+            answer_span.end,
+        )
+        quote_source = self._source(sentence.passage, pick.hit.score)
+        if quote_source not in cited:
+            cited = [quote_source, *cited][: max(1, sources)]
+        else:
+            cited = [quote_source, *(c for c in cited if c != quote_source)]
+        return done(True, doc[answer_span.start : answer_span.end], quote)
+
+    def _source(self, passage_index: int, score: float) -> Source:
+        p = self.index.passages[passage_index]
+        return Source(p.doc, p.locator, p.span.start, p.span.end, self.index.text(p.doc, p.span), round(score, 4))
+
+    def _sources(self, hits: list[SentenceHit], k: int) -> list[Source]:
+        return [self._source(p, score) for p, score in rank_passages(self.index, hits)[:k]]
+
+    def _term_weights(self, q: Question) -> dict[str, float]:
+        keywords = self.index.keywords
+        idf = {t: float(keywords.idf[keywords.vocabulary[t]]) for t in q.terms if t in keywords}
+        top = max(idf.values(), default=1.0)
+        return {t: idf.get(t, top) / top for t in q.terms}
+
+    def _in_corpus(self, word: str) -> bool:
+        return word in self.index.keywords or word in self.index.normalised_text
+
+    def _missing_words(self, q: Question) -> list[tuple[str, bool]]:
+        """The question's nouns and names (with whether each is a name) that no document uses."""
+        words = entity_words(q)
+        if q.cjk != self._corpus_cjk:
+            script = 1.0 if self._corpus_cjk else 0.0
+            words = [(w, name) for w, name in words if cjk_ratio(w) == script]
+        return [(w, name) for w, name in words if not self._in_corpus(w)]
+
+    def _pick(self, q: Question, hits: list[SentenceHit]) -> _Pick | None:
+        weights = self._term_weights(q)
+        top = hits[0].score or 1.0
+        best: _Pick | None = None
+        pool = hits[:READ_SENTENCES]
+        if q.kind.value == "date" and _ABOUT_DOCUMENT.search(q.norm):
+            pool = [*pool, *self._document_dates(hits)]
+        for hit in pool:
+            sentence = self.index.sentences[hit.sentence]
+            text = self.index.text(sentence.doc, sentence.span)
+            for candidate in candidates(q, text, weights):
+                weight = RETRIEVAL_WEIGHT if q.numeric else SPAN_RETRIEVAL_WEIGHT
+                total = weight * hit.score / top + (1 - weight) * candidate.fit
+                if best is None or total > best.total:
+                    best = _Pick(hit, candidate, total)
+        return best
+
+    def _document_dates(self, hits: list[SentenceHit]) -> list[SentenceHit]:
+        """The header date lines (时间: …) of the documents that the best hits come from, scored as
+        strongly as the best hit: a question about when a report was issued is about them."""
+        docs = {self.index.sentences[h.sentence].doc for h in hits[:3]}
+        extra = []
+        for i, s in enumerate(self.index.sentences):
+            if s.doc in docs and _DOC_DATE.match(self.index.text(s.doc, s.span)):
+                extra.append(SentenceHit(i, hits[0].score, 1.0, 0.0))
+        return extra
+
+    def _unsupported(self, q: Question, pick: _Pick, strict: bool) -> str:
+        """Why the picked sentence does not answer the question, or "" when it may. ``strict``
+        where a noun of the question occurs nowhere in the documents: then the rest of the
+        question must be matched closely."""
+        if pick.hit.keyword == 0.0 and pick.hit.dense == 1.0:
+            return ""  # a document's own date line, picked for a question about the document
+        if q.cjk == self._corpus_cjk:
+            sentence = self.index.sentences[pick.hit.sentence]
+            passage = self.index.passages[sentence.passage]
+            context = normalise(" ".join([self.index.text(passage.doc, passage.span), passage.title, *passage.section]))
+            weights = self._term_weights(q)
+            total = sum(weights.values())
+            covered = sum(w for t, w in weights.items() if t in context)
+            if total and covered / total < (STRICT_COVERAGE if strict else MIN_COVERAGE):
+                return "the best passage matches too few of the question's words"
+        elif self._corpus_cjk:
+            missing, known = unsupported_words(q.text, self.index.normalised_text)
+            share = len(missing) / known if known else 0.0
+            if share >= 0.5 or (share > 0.25 and pick.hit.dense < MIN_CROSS_LINGUAL_COSINE):
+                return "the documents never speak of " + ", ".join(missing)
+        return ""
+
+
+def quote_window(doc: str, sentence: Span, answer: Span, q: Question) -> Span:
+    """The clauses of the sentence around the answer: the clause that holds it, widened one
+    clause at a time towards the clause richest in question terms, up to ``QUOTE_CHARS``."""
+    if len(sentence) <= QUOTE_CHARS:
+        return sentence
+    clauses = clause_spans(doc, sentence)
+    inside = [i for i, c in enumerate(clauses) if c.start < answer.end and answer.start < c.end]
+    if not inside:
+        return sentence
+    lo, hi = inside[0], inside[-1]
+
+    def overlap(i: int) -> int:
+        text = normalise(doc[clauses[i].start : clauses[i].end])
+        return sum(len(t) for t in q.terms if t in text)
+
+    while True:
+        options = []
+        if lo > 0:
+            options.append((overlap(lo - 1), 1, lo - 1, hi))
+        if hi + 1 < len(clauses):
+            options.append((overlap(hi + 1), 0, lo, hi + 1))
+        options = [o for o in options if clauses[o[3]].end - clauses[o[2]].start <= QUOTE_CHARS and o[0] > 0]
+        if not options:
+            break
+        _, _, lo, hi = max(options)
+    start, end = clauses[lo].start, clauses[hi].end
+    while end > start + 1 and doc[end - 1] in "，,、：:":
+        end -= 1
+    return Span(start, max(end, answer.end))

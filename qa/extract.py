@@ -1,0 +1,259 @@
+"""Picking the exact answer span inside a sentence: a number with its unit, a percentage, a date,
+a name or a short phrase, chosen by the question's kind, unit and surrounding words."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from qa.question import _UNIT_ALT, Kind, Question
+from qa.text import normalise_aligned, tagged_words
+
+_NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+)"
+_RANGE = rf"{_NUM}(?:\s*(?:到|至|~|～|-|—|–)\s*{_NUM})?"
+NUMBER_RE = re.compile(
+    rf"(?<![\d.])(?P<num>{_RANGE})\s*(?P<mult>余万|多万|万余|万多|余|多|万|亿|千)?"
+    rf"(?P<pct>[%％‰])?(?P<unit>(?(pct)|(?:{_UNIT_ALT})))?(?P<tail>余|多)?"
+)
+PERCENT_RE = re.compile(rf"(?<![\d.])(?:{_RANGE})\s*[%％‰]|百分之[零〇一二两三四五六七八九十百点.\d]+")
+DATE_RE = re.compile(
+    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
+    r"|\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|[零〇一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?"
+    r"|(?<!\d)\d{3,4}\s*年(?:代|初|末|底)?"
+    r"|(?<!\d)\d{1,2}\s*月(?:份|初|底)?"
+)
+_CN_DIGITS = set("零〇一二两三四五六七八九十百千")
+_TRIM = " \t，,、。.；;：:！!？?“”\"'‘’《》「」『』()（）[]【】"
+_LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "由", "于", "即")
+_NAME_TAGS = {Kind.PLACE: ("ns",), Kind.PERSON: ("nr", "nrfg", "nrt")}
+_QUOTED_RE = re.compile(r"“([^”]{1,30})”|《([^》]{1,40})》|「([^」]{1,30})」|\"([^\"]{1,30})\"")
+MAX_SPAN_CHARS = 40
+_CLAUSE_MARKS = set("，,、；;：:。！？!?")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer span in a sentence, as offsets into the sentence text, and how well it fits."""
+
+    start: int
+    end: int
+    fit: float  # 0..1: how well the span answers the question, apart from retrieval
+
+
+def _is_bare_chinese_numeral(num: str, unit: str | None) -> bool:
+    return all(ch in _CN_DIGITS for ch in num) and not unit
+
+
+def number_candidates(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, unit) of each number with its multiplier and unit; bare Chinese numerals (一是)
+    and years are left out."""
+    found = []
+    quoted = [m.span() for m in _QUOTED_RE.finditer(sentence)]
+    for m in NUMBER_RE.finditer(sentence):
+        if any(s <= m.start() and m.end() <= e for s, e in quoted) and not m.group("num")[0].isdigit():
+            continue  # 「六个一」: a name, not a count
+        num, unit = m.group("num"), m.group("unit") or m.group("pct") or ""
+        if _is_bare_chinese_numeral(num, m.group("unit") or m.group("mult")):
+            continue
+        if unit == "年" and re.fullmatch(r"\d{4}", num):
+            continue
+        if all(ch in _CN_DIGITS for ch in num) and len(num) == 1 and m.end() < len(sentence) and num == "一":
+            continue  # 一个, 一项 …: part of phrases far more often than an answer
+        end = m.end()
+        found.append((m.start(), end, m.group("mult") and not unit and m.group("mult") or unit))
+    return found
+
+
+def _term_positions(sentence_norm: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
+    spots = []
+    for term in set(terms):
+        start = sentence_norm.find(term)
+        while start >= 0:
+            spots.append((start, start + len(term), term))
+            start = sentence_norm.find(term, start + 1)
+    return spots
+
+
+def _clause_marks(sentence_norm: str) -> list[int]:
+    return [i for i, ch in enumerate(sentence_norm) if ch in _CLAUSE_MARKS]
+
+
+def alignment(sentence_norm: str, start: int, end: int, question: Question, weights: dict[str, float]) -> float:
+    """0..1: how well the question's terms sit around the span as they sit around the question
+    word — in the same clause, on the same side, the nearest ones weighing most."""
+    if not question.sides:
+        return 0.0
+    marks = _clause_marks(sentence_norm)
+    spots = _term_positions(sentence_norm, (t for t, _ in question.sides))
+    total = got = 0.0
+    for term, qdist in question.sides:
+        weight = weights.get(term, 1.0) / (1.0 + (abs(qdist) - 1) / 8.0)
+        total += weight
+        best = 0.0
+        for s, e, t in spots:
+            if t != term:
+                continue
+            side = -1 if e <= start else 1 if s >= end else 0
+            gap = start - e if side < 0 else s - end if side > 0 else 0
+            lo, hi = (e, start) if side < 0 else (end, s)
+            crossed = sum(1 for m in marks if lo <= m < hi)
+            same = side == 0 or (side < 0) == (qdist < 0)
+            best = max(best, (1.0 if same else 0.6) * 0.5**crossed / (1.0 + gap / 40.0))
+        got += weight * best
+    return got / total if total else 0.0
+
+
+def _anchor_length(context: str, sentence_norm: str, lo: int, hi: int, at_end: bool) -> int:
+    """Length of the longest piece of ``context`` — taken at its end (or start), after skipping up
+    to two characters there — that occurs in the sentence ending (or starting) within [lo, hi]."""
+    context = context.strip(_TRIM)
+    for size in range(min(len(context), 12), 1, -1):
+        for skip in range(0, 3):
+            if size + skip > len(context):
+                break
+            piece = context[len(context) - skip - size : len(context) - skip] if at_end else context[skip : skip + size]
+            for where in range(max(0, lo), min(hi, len(sentence_norm)) + 1):
+                if at_end and sentence_norm.endswith(piece, 0, where):
+                    return size - skip // 2
+                if not at_end and sentence_norm.startswith(piece, where):
+                    return size - skip // 2
+    return 0
+
+
+def adjacency(sentence_norm: str, start: int, end: int, question: Question) -> float:
+    """0..1: the question's words next to its question word stand right next to the span."""
+    left = _anchor_length(question.left, sentence_norm, start - 3, start, at_end=True)
+    right = max(
+        _anchor_length(question.right, sentence_norm, end, end + 3, at_end=False),
+        _anchor_length(question.right, sentence_norm, start - 3, start, at_end=True),
+    )
+    return min(1.0, (left + right) / 3.0)
+
+
+def _unit_fit(unit: str, hints: tuple[str, ...]) -> float:
+    if not hints:
+        return 0.5
+    if unit in hints:
+        return 1.0 if unit == hints[0] else 0.8
+    if unit and any(h in unit or unit in h for h in hints):
+        return 0.6
+    return 0.1 if unit else 0.3
+
+
+def _near(norm: str, start: int, end: int, question: Question, weights: dict[str, float]) -> float:
+    return 0.5 * alignment(norm, start, end, question, weights) + 0.5 * adjacency(norm, start, end, question)
+
+
+def typed_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
+    """Spans of the kind the question asks for, scored by unit and closeness to its terms."""
+    norm = normalise_aligned(sentence)
+    out: list[Candidate] = []
+    if question.kind is Kind.PERCENT:
+        for m in PERCENT_RE.finditer(sentence):
+            near = _near(norm, m.start(), m.end(), question, weights)
+            out.append(Candidate(m.start(), m.end(), 0.3 + 0.7 * near))
+    elif question.kind is Kind.DATE:
+        for m in DATE_RE.finditer(sentence):
+            near = _near(norm, m.start(), m.end(), question, weights)
+            full = 1.0 if re.search(r"\d{1,2}\s*[-/.日]|\d+\s*月\s*\d", m.group()) else 0.6
+            out.append(Candidate(m.start(), m.end(), 0.2 + 0.4 * full + 0.4 * near))
+    else:
+        for s, e, unit in number_candidates(sentence):
+            near = _near(norm, s, e, question, weights)
+            out.append(Candidate(s, e, 0.35 * _unit_fit(unit, question.units) + 0.65 * near))
+    return out
+
+
+def _clean(sentence: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and sentence[start] in _TRIM:
+        start += 1
+    while end > start and sentence[end - 1] in _TRIM:
+        end -= 1
+    while end - start > 1 and sentence[start] in _LEADING_FUNCTION:
+        start += 1
+    return start, end
+
+
+def _longest_anchor(context: str, sentence_norm: str, from_end: bool) -> tuple[str, int]:
+    """The longest piece of ``context`` at its end (or start), skipping up to two characters
+    there, that occurs in the sentence, and where; ("", -1) when none of two characters or more does."""
+    context = context.strip(_TRIM + "的了是")
+    for size in range(min(len(context), 12), 1, -1):
+        for skip in range(0, 3):
+            if size + skip > len(context):
+                break
+            piece = (
+                context[len(context) - skip - size : len(context) - skip] if from_end else context[skip : skip + size]
+            )
+            where = sentence_norm.rfind(piece) if from_end else sentence_norm.find(piece)
+            if where >= 0:
+                return piece, where
+    return "", -1
+
+
+def aligned_candidate(question: Question, sentence: str) -> Candidate | None:
+    """The span between the question's words before and after its question word, found in the
+    sentence: 「在哪个区试点实施」 over 「已在江北区试点实施」 gives 江北区."""
+    norm = normalise_aligned(sentence)
+    left, lpos = _longest_anchor(question.left, norm, from_end=True)
+    right, rpos = _longest_anchor(question.right, norm, from_end=False)
+    if right and left and lpos + len(left) <= rpos:
+        start, end = lpos + len(left), rpos
+        fit = min(1.0, (len(left) + len(right)) / 8)
+    elif right and rpos > 0:
+        # the answer ends where the right anchor begins; take back to the clause start
+        cut = max(norm.rfind(p, 0, rpos) for p in "，,。；;、：:")
+        start, end = cut + 1, rpos
+        fit = min(0.8, len(right) / 8)
+    elif left:
+        start = lpos + len(left)
+        stops = [i for i in (norm.find(p, start) for p in "，,。；;") if i >= 0]
+        end = min(stops) if stops else len(norm)
+        fit = min(0.7, len(left) / 8)
+    else:
+        return None
+    start, end = _clean(sentence, start, end)
+    if start >= end or end - start > MAX_SPAN_CHARS:
+        return None
+    return Candidate(start, end, fit)
+
+
+def entity_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
+    """Places, quoted names or the aligned span, for 什么/哪/谁 questions."""
+    norm = normalise_aligned(sentence)
+    out = []
+    aligned = aligned_candidate(question, sentence)
+    if aligned is not None:
+        out.append(aligned)
+    spans = []
+    for m in _QUOTED_RE.finditer(sentence):
+        group = next((i for i in range(1, (m.lastindex or 0) + 1) if m.group(i)), 0)
+        spans.append(m.span(group))
+    tags = _NAME_TAGS.get(question.kind)
+    if tags:
+        at = 0
+        for word, tag in tagged_words(norm):
+            if tag in tags and len(word) >= 2:
+                spans.append((at, at + len(word)))
+            at += len(word)
+    for s, e in spans:
+        if any(t in norm[s:e] for t in question.terms):
+            continue  # the question's own words are not its answer
+        near = alignment(norm, s, e, question, weights)
+        out.append(Candidate(s, e, 0.3 + 0.5 * near))
+    return out
+
+
+def candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
+    """Every span of ``sentence`` that could answer ``question``, with its fit."""
+    if question.numeric:
+        return typed_candidates(question, sentence, weights)
+    found = entity_candidates(question, sentence, weights)
+    if question.kind is Kind.SPAN or not found:
+        aligned = aligned_candidate(question, sentence)
+        if aligned is None and sentence.strip():
+            found.append(Candidate(*_clean(sentence, 0, len(sentence)), 0.1))
+    return found

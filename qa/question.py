@@ -1,0 +1,154 @@
+"""What a question asks for: the kind of answer, the unit it expects, and its content terms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from qa.text import QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
+
+
+class Kind(StrEnum):
+    PERCENT = "percent"
+    DATE = "date"
+    NUMBER = "number"
+    PERSON = "person"
+    PLACE = "place"
+    ENTITY = "entity"
+    SPAN = "span"
+
+
+UNITS = (
+    "人次 户次 家次 万元 亿元 平方米 公里 千米 公斤 千克 小时 分钟 个 项 件 名 次 份 条 部 类 家 人 起 期 所 座 批 "
+    "元 岁 年 月 天 日 秒 米 亩 吨 场 届 位 支 台 辆 套 款 篇 本 张 种 只 头 倍 分 户 例 处 栋 间 层 级 门 节 声 枚 "
+    "首 集 章 卷 册 组 队 艘 架 株 棵 片 块 份儿 元钱 美元 港元 英镑 欧元 公顷 平方公里 万 亿 千 百"
+).split()
+_UNIT_ALT = "|".join(sorted(set(UNITS), key=len, reverse=True))
+
+_KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
+    (
+        Kind.PERCENT,
+        re.compile(
+            r"百分之|百分比|比例|比率|占比|比重|[率]\S{0,4}(?:多少|几|是|为|达)|多少%|"
+            r"\bpercent(?:age)?\b|\brate\b|\bproportion\b|\bratio\b|\bshare of\b"
+        ),
+    ),
+    (
+        Kind.DATE,
+        re.compile(
+            r"何时|什么时候|什么时间|哪一?天|哪一?年|哪个?月|几月|几号|几日|哪日|何年|日期|"
+            r"\bwhen\b|\bwhat (?:date|year|day|month|time)\b|\bwhich (?:date|year|day|month)\b"
+        ),
+    ),
+    (
+        Kind.NUMBER,
+        re.compile(
+            r"多少|几|多大|多久|多长|多高|多远|多重|多深|多宽|"
+            r"\bhow (?:many|much|long|old|far|big|large|high)\b|\bwhat (?:number|amount)\b|\bnumber of\b"
+        ),
+    ),
+    (Kind.PERSON, re.compile(r"谁|哪位|何人|什么人|哪个人|\bwho\b|\bwhom\b|\bwhose\b")),
+    (
+        Kind.PLACE,
+        re.compile(
+            r"哪里|哪儿|何地|何处|在哪|哪个?(?:区|市|省|县|国|国家|城市|地方|地区|镇|街道|州)|"
+            r"\bwhere\b|\bwhich (?:city|district|country|province|county|place|town)\b"
+        ),
+    ),
+    (Kind.ENTITY, re.compile(r"什么|哪|何|啥|\bwhich\b|\bwhat\b")),
+)
+_WH = re.compile(
+    r"多少|几|什么(?:时候|时间|样)?|哪(?:一|个|些|里|儿|位|种|家|项)?|谁|何(?:时|地|处|人)?|啥|多[大久长高远重深宽]"
+)
+_UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
+
+# English words that name what is counted, and the Chinese measure words that go with them.
+_ENGLISH_UNITS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"\b(?:times?|visits?|occasions?|inspections?)\b"), ("次", "人次", "户次", "家次")),
+    (
+        re.compile(r"\b(?:people|persons?|staff|officers?|personnel|members?|employees?|workers?|lawyers?)\b"),
+        ("名", "人", "位", "人次"),
+    ),
+    (re.compile(r"\b(?:items?|matters?|measures?|rules?|standards?)\b"), ("个", "项", "件", "条")),
+    (re.compile(r"\b(?:cases?|incidents?)\b"), ("件", "起", "例")),
+    (re.compile(r"\b(?:documents?|copies|letters?|notices?|reports?)\b"), ("份", "件", "篇")),
+    (
+        re.compile(r"\b(?:enterprises?|companies|company|firms?|businesses|institutions?|agencies|stations?)\b"),
+        ("家", "家次", "个"),
+    ),
+    (re.compile(r"\b(?:fields?|areas?|sectors?|domains?|categories|types?|kinds?)\b"), ("个", "类", "种")),
+    (re.compile(r"\b(?:years?)\b"), ("年",)),
+    (re.compile(r"\b(?:days?)\b"), ("天", "日")),
+    (re.compile(r"\b(?:yuan|rmb)\b"), ("元", "万元", "亿元")),
+)
+_ENGLISH_STOP = QUESTION_WORDS | {"many", "much", "were", "was", "made", "have", "has", "been", "get", "got"}
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    norm: str
+    kind: Kind
+    units: tuple[str, ...]  # measure words the answer should carry, best first
+    terms: tuple[str, ...]  # content tokens for keyword search and coverage
+    left: str  # the question's text before its question word (normalised)
+    right: str  # and after it (after the unit, where one follows the question word)
+    cjk: bool  # written mainly in Chinese characters
+    sides: tuple[tuple[str, int], ...] = ()  # per term: signed distance from the question word
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in (Kind.NUMBER, Kind.PERCENT, Kind.DATE)
+
+
+def question_kind(norm: str) -> Kind:
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(norm):
+            return kind
+    return Kind.SPAN
+
+
+def unit_hints(norm: str) -> tuple[str, ...]:
+    units = [m.group(1) for m in _UNIT_AFTER_WH.finditer(norm)]
+    for pattern, words in _ENGLISH_UNITS:
+        if pattern.search(norm):
+            units.extend(words)
+    return tuple(dict.fromkeys(units))
+
+
+def analyse(text: str) -> Question:
+    """Analyse a question (already checked to be non-empty)."""
+    norm = normalise(" ".join(text.split()))
+    kind = question_kind(norm)
+    wh = _UNIT_AFTER_WH.search(norm) or _WH.search(norm)
+    left, right = (norm[: wh.start()], norm[wh.end() :]) if wh else (norm, "")
+    right = right.strip(" ?？。.!！")
+    cjk = cjk_ratio(norm) >= 0.5
+    terms = tuple(t for t in query_tokens(norm) if t not in _ENGLISH_STOP)
+    sides = []
+    if wh:
+        for term in dict.fromkeys(terms):
+            at = norm.find(term)
+            if at >= 0:
+                sides.append((term, at + len(term) - wh.start() - 1 if at < wh.start() else at - wh.end() + 1))
+    return Question(text, norm, kind, unit_hints(norm), terms, left, right, cjk, tuple(sides))
+
+
+# Parts of speech of names, and of common nouns: what a question is about.
+NAME_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng", "j")
+NOUN_TAGS = ("n",)
+
+
+def entity_words(question: Question) -> list[tuple[str, bool]]:
+    """The nouns and names of the question (two characters or more), each with whether it is a
+    name: the words that documents answering it would use."""
+    words = []
+    for word, tag in tagged_words(_UNIT_AFTER_WH.sub("，", question.norm)):
+        word = word.rstrip("是才在的了和与及")
+        if len(word) < 2 or word in QUESTION_WORDS or tag not in NAME_TAGS + NOUN_TAGS:
+            continue
+        if tag == "eng" and not question.cjk:
+            continue  # an English question over Chinese text uses other words by nature
+        words.append((word, tag in NAME_TAGS))
+    return words

@@ -1,0 +1,37 @@
+"""An ``Answer`` as one line of a results file (the format of shared/qa/README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qa.types import Answer
+
+
+def answer_record(answer: Answer, question_id: str | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    if question_id is not None:
+        record["id"] = question_id
+    record.update(
+        question=answer.question,
+        found=answer.found,
+        answer=answer.answer if answer.found else None,
+        quote=None
+        if answer.quote is None
+        else {
+            "doc": answer.quote.doc,
+            "locator": answer.quote.locator,
+            "start": answer.quote.start,
+            "end": answer.quote.end,
+            "text": answer.quote.text,
+            "answer_start": answer.quote.answer_start,
+            "answer_end": answer.quote.answer_end,
+        },
+        sources=[
+            {"doc": s.doc, "locator": s.locator, "start": s.start, "end": s.end, "text": s.text, "score": s.score}
+            for s in answer.sources
+        ],
+        latency_ms=answer.latency_ms,
+    )
+    if not answer.found:
+        record["reason"] = answer.reason
+    return record

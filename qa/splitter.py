@@ -1,0 +1,200 @@
+"""Splitting a document into citable passages and sentences, with offsets and section locators.
+
+A line is a paragraph. Headings (``一、`` ``(二)`` ``（三）`` ``1.`` ``(1)`` and Markdown ``#``) are
+kept as the section path of the passages below them, not as passages of their own. A paragraph is
+cut at its ``一是/二是…`` items; a long paragraph or item is cut into windows of whole sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.types import Document, Passage, Sentence, Span
+
+MAX_PASSAGE_CHARS = 360
+MAX_SENTENCE_CHARS = 240
+MAX_HEADING_CHARS = 60
+
+_CN_NUM = "一二三四五六七八九十百零〇两"
+_HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
+    (11, re.compile(rf"[{_CN_NUM}]+[、.．]")),
+    (12, re.compile(rf"[(（][{_CN_NUM}]+[)）]")),
+    (13, re.compile(r"\d{1,2}[.．、](?![\d%])")),
+    (14, re.compile(r"[(（]\d{1,2}[)）]")),
+)
+_MARKDOWN_HEADING = re.compile(r"(#{1,6})[ \t]+(?=\S)")
+_LEADING_JUNK = re.compile(r"[\s•·●▪◆■□○◇\-*>]*")
+_ITEM = re.compile(rf"(?:(?<=[。；;！？!?\s])|^)([{_CN_NUM}]+是|其[{_CN_NUM}]+是|首先|其次|最后)")
+_SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’\"』」）)]*|\n+")
+_CLAUSE_END = re.compile(r"[，,、：:]")
+_KEY_VALUE = re.compile(r"^[^\s:：]{1,8}[:：]\s*\S")
+
+
+@dataclass(frozen=True)
+class SplitDocument:
+    """The passages and sentences of one document, in document order."""
+
+    title: str
+    passages: tuple[Passage, ...]
+    sentences: tuple[tuple[Span, int], ...]  # (span, index of its passage in ``passages``)
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[Span]:
+    """Sentences of ``text[start:end]``: cut after 。！？；?!; (and closing quotes) and at line
+    breaks; a sentence longer than ``MAX_SENTENCE_CHARS`` is cut again at its commas."""
+    spans: list[Span] = []
+    pos = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        cut = match.end() if match.group().strip() else match.start()
+        spans.extend(_cut_long(text, *_strip_span(text, pos, cut)))
+        pos = match.end()
+    spans.extend(_cut_long(text, *_strip_span(text, pos, end)))
+    return spans
+
+
+def _cut_long(text: str, start: int, end: int) -> list[Span]:
+    if start >= end:
+        return []
+    if end - start <= MAX_SENTENCE_CHARS:
+        return [Span(start, end)]
+    pieces: list[Span] = []
+    pos = start
+    while end - pos > MAX_SENTENCE_CHARS:
+        limit = pos + MAX_SENTENCE_CHARS
+        cuts = [m.end() for m in _CLAUSE_END.finditer(text, pos + MAX_SENTENCE_CHARS // 3, limit)]
+        cut = cuts[-1] if cuts else limit
+        s, e = _strip_span(text, pos, cut)
+        if s < e:
+            pieces.append(Span(s, e))
+        pos = cut
+    s, e = _strip_span(text, pos, end)
+    if s < e:
+        pieces.append(Span(s, e))
+    return pieces
+
+
+def clause_spans(text: str, span: Span) -> list[Span]:
+    """The clauses of a sentence, cut after ，,、：: (each keeps its trailing mark)."""
+    spans: list[Span] = []
+    pos = span.start
+    for match in _CLAUSE_END.finditer(text, span.start, span.end):
+        s, e = _strip_span(text, pos, match.end())
+        if s < e:
+            spans.append(Span(s, e))
+        pos = match.end()
+    s, e = _strip_span(text, pos, span.end)
+    if s < e:
+        spans.append(Span(s, e))
+    return spans
+
+
+def _heading_at(line: str) -> tuple[int, int] | None:
+    """(level, length of the heading text) if ``line`` opens with a heading, else None."""
+    md = _MARKDOWN_HEADING.match(line)
+    if md:
+        return len(md.group(1)), len(line)
+    for level, pattern in _HEADING_PATTERNS:
+        if pattern.match(line):
+            stop = re.search(r"[。！？!?]", line)
+            length = stop.start() if stop else len(line)
+            if length <= MAX_HEADING_CHARS and (stop or len(line) <= MAX_HEADING_CHARS):
+                return level, length
+            return None
+    return None
+
+
+def short_heading(heading: str) -> str:
+    """A heading cut at its first comma, as shown in locators."""
+    cut = re.search(r"[,，;；]", heading)
+    return heading[: cut.start()] + "…" if cut and cut.start() >= 4 else heading
+
+
+def _is_title_line(line: str) -> bool:
+    return len(line) <= MAX_HEADING_CHARS and not re.search(r"[。！？!?；;]$", line) and not _KEY_VALUE.match(line)
+
+
+def split_document(doc: Document) -> SplitDocument:
+    """Passages and sentences of ``doc`` with offsets into ``doc.text``."""
+    text = doc.text
+    title = ""
+    stack: list[tuple[int, str]] = []
+    passages: list[Passage] = []
+    sentences: list[tuple[Span, int]] = []
+
+    def add_passage(start: int, end: int, item: str) -> None:
+        spans = sentence_spans(text, start, end)
+        window: list[Span] = []
+        for span in [*spans, None]:
+            too_long = span is not None and window and span.end - window[0].start > MAX_PASSAGE_CHARS
+            if (span is None or too_long) and window:
+                passages.append(
+                    Passage(
+                        doc.name,
+                        Span(window[0].start, window[-1].end),
+                        title,
+                        tuple(short_heading(h) for _, h in stack),
+                        item,
+                    )
+                )
+                sentences.extend((s, len(passages) - 1) for s in window)
+                window = []
+            if span is not None:
+                window.append(span)
+
+    offset = 0
+    for raw_line in text.split("\n"):
+        line_start, line_end = offset, offset + len(raw_line)
+        offset = line_end + 1
+        start = line_start + _LEADING_JUNK.match(raw_line).end()
+        start, end = _strip_span(text, start, line_end)
+        if start >= end:
+            continue
+        line = text[start:end]
+        heading = _heading_at(line)
+        if heading is not None:
+            level, length = heading
+            md = _MARKDOWN_HEADING.match(line)
+            heading_text = line[md.end() :].strip() if md else line[:length].strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading_text))
+            if md and level == 1 and not title:
+                title = heading_text
+            start = start + (len(line) if md else length)
+            start, end = _strip_span(text, start, end)
+            while start < end and text[start] in "。.：:":
+                start += 1
+            if start >= end:
+                continue
+        elif not title and _is_title_line(line):
+            title = line
+            continue
+        body = text[start:end]
+        cuts = [m for m in _ITEM.finditer(body)]
+        head_end = start + cuts[0].start() if cuts else end
+        s, e = _strip_span(text, start, head_end)
+        if s < e:
+            add_passage(s, e, "")
+        for i, match in enumerate(cuts):
+            item_end = start + cuts[i + 1].start() if i + 1 < len(cuts) else end
+            s, e = _strip_span(text, start + match.start(), item_end)
+            add_passage(s, e, match.group(1))
+    if not title:
+        title = doc.name.rsplit(".", 1)[0]
+    passages = [p if p.title == title else Passage(p.doc, p.span, title, p.section, p.item) for p in passages]
+    return SplitDocument(title, tuple(passages), tuple(sentences))
+
+
+def split_sentences(doc: Document, first_passage: int) -> tuple[SplitDocument, list[Sentence]]:
+    """``split_document`` plus the sentences as ``Sentence`` values numbered from ``first_passage``."""
+    split = split_document(doc)
+    return split, [Sentence(doc.name, span, first_passage + p) for span, p in split.sentences]
