@@ -27,7 +27,7 @@ DATE_RE = re.compile(
 )
 _CN_DIGITS = set("零〇一二两三四五六七八九十百千")
 _TRIM = " \t，,、。.；;：:！!？?“”\"'‘’《》「」『』()（）[]【】"
-_LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "由", "于", "即")
+_LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "由", "于", "即", "已", "至")
 _NAME_TAGS = {Kind.PLACE: ("ns",), Kind.PERSON: ("nr", "nrfg", "nrt")}
 _QUOTED_RE = re.compile(r"“([^”]{1,30})”|《([^》]{1,40})》|「([^」]{1,30})」|\"([^\"]{1,30})\"")
 MAX_SPAN_CHARS = 40
@@ -181,10 +181,8 @@ def _longest_anchor(context: str, sentence_norm: str, from_end: bool) -> tuple[s
     """The longest piece of ``context`` at its end (or start), skipping up to two characters
     there, that occurs in the sentence, and where; ("", -1) when none of two characters or more does."""
     context = context.strip(_TRIM + "的了是")
-    for size in range(min(len(context), 12), 1, -1):
-        for skip in range(0, 3):
-            if size + skip > len(context):
-                break
+    for skip in range(0, 3):  # a piece at the very edge first: 调整到 → 调整 only when 整到 fails
+        for size in range(min(len(context) - skip, 12), 1, -1):
             piece = (
                 context[len(context) - skip - size : len(context) - skip] if from_end else context[skip : skip + size]
             )
@@ -242,8 +240,10 @@ def entity_candidates(question: Question, sentence: str, weights: dict[str, floa
     for s, e in spans:
         if any(t in norm[s:e] for t in question.terms):
             continue  # the question's own words are not its answer
-        near = alignment(norm, s, e, question, weights)
-        out.append(Candidate(s, e, 0.3 + 0.5 * near))
+        fit = 0.3 + 0.5 * alignment(norm, s, e, question, weights)
+        if aligned is not None and s < aligned.end and aligned.start < e:
+            fit = max(fit, aligned.fit + 0.1)  # a name where the question's words place the answer
+        out.append(Candidate(s, e, fit))
     return out
 
 

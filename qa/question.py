@@ -61,6 +61,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _WH = re.compile(
     r"多少|几|什么(?:时候|时间|样)?|哪(?:一|个|些|里|儿|位|种|家|项)?|谁|何(?:时|地|处|人)?|啥|多[大久长高远重深宽]"
 )
+_ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
 
 # English words that name what is counted, and the Chinese measure words that go with them.
@@ -123,6 +124,8 @@ def analyse(text: str) -> Question:
     kind = question_kind(norm)
     wh = _UNIT_AFTER_WH.search(norm) or _WH.search(norm)
     left, right = (norm[: wh.start()], norm[wh.end() :]) if wh else (norm, "")
+    if wh and right[:1] and right[0] in _ANSWER_SUFFIXES and wh.group()[0] in "哪什何":
+        right = right[1:]  # 在哪个区试点: the 区 is part of the answer (江北区), not an anchor
     right = right.strip(" ?？。.!！")
     cjk = cjk_ratio(norm) >= 0.5
     terms = tuple(t for t in query_tokens(norm) if t not in _ENGLISH_STOP)

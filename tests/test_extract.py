@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+
+from qa.extract import candidates, number_candidates
+from qa.question import Kind, analyse
+
+
+def best(question: str, sentence: str) -> str:
+    found = candidates(analyse(question), sentence, {})
+    assert found, "no candidate"
+    top = max(found, key=lambda c: c.fit)
+    return sentence[top.start : top.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("公布了多少个不予处罚事项？", Kind.NUMBER),
+        ("亮码检查率达到多少？", Kind.PERCENT),
+        ("What percentage of officers have PDAs?", Kind.PERCENT),
+        ("这份报告是哪一天发布的？", Kind.DATE),
+        ("When was the report published?", Kind.DATE),
+        ("目前在哪个区试点实施？", Kind.PLACE),
+        ("该漫画是由谁创作的？", Kind.PERSON),
+        ("纳入了什么平台闭环管理？", Kind.ENTITY),
+        ("How many staff were assigned?", Kind.NUMBER),
+    ],
+)
+def test_question_kind(question: str, kind: Kind):
+    assert analyse(question).kind is kind
+
+
+def test_unit_hints_from_chinese_and_english():
+    assert analyse("今年以来减少扰企多少户次？").units[0] == "户次"
+    assert analyse("配置了多少名法审人员？").units[0] == "名"
+    assert "次" in analyse("How many on-site guidance visits were made?").units
+
+
+def test_numbers_keep_multiplier_unit_and_ranges():
+    sentence = "减少扰企5.57万户次,完成1800余次,调整至215到218项之间,达99.8%,一是推进"
+    spans = [sentence[s:e] for s, e, _ in number_candidates(sentence)]
+    assert spans == ["5.57万户次", "1800余次", "215到218项", "99.8%"]
+
+
+def test_chinese_numerals_with_a_unit_are_numbers():
+    spans = [s for s in number_candidates("并两次召集会商,先后五次作出批示")]
+    assert ["两次", "五次"] == ["并两次召集会商,先后五次作出批示"[s:e] for s, e, _ in spans]
+
+
+def test_numbers_inside_quoted_names_are_not_counts():
+    sentence = "按照处罚结果信息公示“六个一”要求,共查纠整改问题78个"
+    assert best("共查纠整改了多少个处罚公示问题？", sentence) == "78个"
+
+
+def test_counted_noun_after_the_number_decides_between_two_counts():
+    sentence = "推出106个不予处罚事项,覆盖林业、地震、气象等14个领域。"
+    assert best("不予处罚事项覆盖了多少个领域？", sentence) == "14个"
+    assert best("公布了多少个不予处罚事项？", sentence) == "106个"
+
+
+def test_words_before_the_question_word_decide_between_two_counts():
+    sentence = "推动旅游安全等7件“监管一件事”纳入省库,累计已达105件,开展亮码检查7.8万起"
+    assert best("纳入省库的“监管一件事”累计达到多少件？", sentence) == "105件"
+
+
+def test_percentage_question_takes_the_percentage_near_its_words():
+    sentence = "全市双随机抽查任务关联信用规则率99.7%,部门联合双随机监管率50.1%,双随机检查占比85.8%。"
+    assert best("部门联合双随机监管率是多少？", sentence) == "50.1%"
+
+
+def test_date_question_takes_the_full_date():
+    assert best("这份报告是哪一天发布的？", "时间:2025-02-18 16:04").startswith("2025-02-18")
+
+
+def test_place_question_takes_the_place_between_anchors():
+    assert best("行政执法协调统筹机制目前在哪个区试点实施？", "目前已在江北区试点实施。") == "江北区"
+
+
+def test_entity_question_takes_the_span_between_anchors_without_quotes():
+    sentence = "技术员每日巡查工作全部纳入“141”平台闭环管理,有关做法受到批示肯定。"
+    assert best("技术员每日巡查工作纳入了什么平台闭环管理？", sentence) == "141"
+
+
+def test_range_question():
+    sentence = "慈溪市镇街赋权事项调整至215到218项之间,镇海区平均赋权事项由504项调整至338项。"
+    answer = best("慈溪市镇街赋权事项调整到什么范围？", sentence)
+    assert answer.startswith("215到218项") and len(answer) <= 12
