@@ -13,8 +13,8 @@ from qa.text import normalise_aligned, tagged_words
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+)"
 _RANGE = rf"{_NUM}(?:\s*(?:到|至|~|～|-|—|–)\s*{_NUM})?"
 NUMBER_RE = re.compile(
-    rf"(?<![\d.])(?P<num>{_RANGE})\s*(?P<mult>余万|多万|万余|万多|余|多|万|亿|千)?"
-    rf"(?P<pct>[%％‰])?(?P<unit>(?(pct)|(?:{_UNIT_ALT})))?(?P<tail>余|多)?"
+    rf"(?<![\d.])(?P<num>{_RANGE})(?:\s*(?P<mult>余万|多万|万余|万多|余|多|万|亿|千))?"
+    rf"(?:\s*(?P<pct>[%％‰]))?(?P<unit>(?(pct)|(?:{_UNIT_ALT})))?(?P<tail>余|多)?"
 )
 PERCENT_RE = re.compile(rf"(?<![\d.])(?:{_RANGE})\s*[%％‰]|百分之[零〇一二两三四五六七八九十百点.\d]+")
 DATE_RE = re.compile(
@@ -53,8 +53,8 @@ def number_candidates(sentence: str) -> list[tuple[int, int, str]]:
     found = []
     quoted = [m.span() for m in _QUOTED_RE.finditer(sentence)]
     for m in NUMBER_RE.finditer(sentence):
-        if any(s <= m.start() and m.end() <= e for s, e in quoted) and not m.group("num")[0].isdigit():
-            continue  # 「六个一」: a name, not a count
+        if any(s <= m.start() and m.end() <= e for s, e in quoted):
+            continue  # “六个一”, “1+8”: part of a name, not a count
         num, unit = m.group("num"), m.group("unit") or m.group("pct") or ""
         if _is_bare_chinese_numeral(num, m.group("unit") or m.group("mult")):
             continue

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from qa.keyword import B, K1, BM25Index
+from qa.keyword import K1, B, BM25Index
 from qa.text import query_tokens, tokens
 
 

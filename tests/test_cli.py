@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEFAULT_CORPUS, ROOT
+
+
+def qa(*args: str, store: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_STORE": str(store), "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "store"
+    done = qa("index", str(DEFAULT_CORPUS), "--store", str(path), store=path)
+    assert done.returncode == 0, done.stderr
+    assert "indexed 1 documents" in done.stdout
+    return path
+
+
+def test_ask_prints_answer_quote_and_place(store):
+    done = qa("ask", "公布了多少个不予处罚事项？", "--store", str(store), store=store)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "106个"
+    assert "推出106个不予处罚事项" in lines[1]
+    assert "ningbo-enforcement-report.txt" in lines[2] and "二是" in lines[2]
+
+
+def test_ask_json_is_a_results_line(store):
+    done = qa("ask", "亮码检查率达到多少？", "--json", "--store", str(store), store=store)
+    record = json.loads(done.stdout)
+    assert record["found"] is True and record["answer"] == "99.8%"
+    assert set(record) >= {"question", "found", "answer", "quote", "sources", "latency_ms"}
+    assert {"doc", "locator", "start", "end", "text", "score"} <= set(record["sources"][0])
+    assert record["quote"]["text"] in record["sources"][0]["text"]
+
+
+def test_ask_refusal_exits_zero_and_says_so(store):
+    done = qa("ask", "宁波市2024年的GDP是多少？", "--json", "--store", str(store), store=store)
+    record = json.loads(done.stdout)
+    assert done.returncode == 0 and record["found"] is False and record["answer"] is None
+
+
+def test_default_store_is_built_from_the_bundled_corpus(tmp_path):
+    done = qa("ask", "公布了多少个不予处罚事项？", store=tmp_path / "fresh")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("106个")
+    assert (tmp_path / "fresh" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "empty"),
+        (["ask", "x" * 100_000], "characters long"),
+        (["index", "/no/such/path"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(store, args, message):
+    done = qa(*args, "--store", str(store), store=store)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_files_leave_the_store_untouched(store, tmp_path):
+    before = (store / "manifest.json").read_bytes()
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\nbroken")
+    (tmp_path / "empty.md").write_text("")
+    for name in ("binary.txt", "broken.pdf", "empty.md"):
+        done = qa("index", str(tmp_path / name), "--store", str(store), store=store)
+        assert done.returncode == 2 and name in done.stderr and "Traceback" not in done.stderr
+    assert (store / "manifest.json").read_bytes() == before
+
+
+def test_unreadable_store_is_a_clear_error(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("garbage")
+    done = qa("ask", "公布了多少个不予处罚事项？", "--store", str(tmp_path / "bad"), store=tmp_path / "bad")
+    assert done.returncode == 2 and "re-index" in done.stderr
+
+
+def test_adding_a_gbk_document_to_the_store(store, tmp_path):
+    (tmp_path / "gbk.txt").write_bytes("宁波市今年新建口袋公园45个。".encode("gbk"))
+    done = qa("index", str(tmp_path / "gbk.txt"), "--store", str(store), store=store)
+    assert done.returncode == 0, done.stderr
+    assert "indexed 2 documents" in done.stdout
+    answer = json.loads(qa("ask", "新建了多少个口袋公园？", "--json", "--store", str(store), store=store).stdout)
+    assert answer["answer"] == "45个" and answer["quote"]["doc"] == "gbk.txt"
