@@ -87,24 +87,28 @@ class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skipping = 0
+        self._skipped: list[str] = []  # open elements whose text is not shown
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self._skipped = [t for t in self._skipped if t != "head"]  # </head> may be left out
         if tag in self._SKIP:
-            self._skipping += 1
+            self._skipped.append(tag)
         elif tag in self._BLOCK:
             self.parts.append("\n")
-        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and not self._skipping:
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and not self._skipped:
             self.parts.append("#" * int(tag[1]) + " ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
+        if tag in self._skipped:
+            del self._skipped[len(self._skipped) - 1 - self._skipped[::-1].index(tag) :]
+        elif tag in ("td", "th"):
+            self.parts.append(" | ")  # cells of a row stay apart: 2023 | 106, never 2023106
         elif tag in self._BLOCK:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
+        if not self._skipped:
             self.parts.append(data)
 
 
@@ -112,7 +116,7 @@ def html_to_text(html: str) -> str:
     parser = _HTMLText()
     parser.feed(html)
     parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    lines = (" ".join(line.split()).strip(" |") for line in "".join(parser.parts).split("\n"))
     return "\n".join(line for line in lines if line)
 
 

@@ -126,6 +126,7 @@ def split_document(doc: Document) -> SplitDocument:
     """Passages and sentences of ``doc`` with offsets into ``doc.text``."""
     text = doc.text
     title = ""
+    title_span: tuple[int, int] | None = None
     stack: list[tuple[int, str]] = []
     passages: list[Passage] = []
     sentences: list[tuple[Span, int]] = []
@@ -169,14 +170,17 @@ def split_document(doc: Document) -> SplitDocument:
             stack.append((level, heading_text))
             if md and level == 1 and not title:
                 title = heading_text
+            line_start = start
             start = start + (len(line) if md else length)
             start, end = _strip_span(text, start, end)
             while start < end and text[start] in "。.：:":
                 start += 1
             if start >= end:
+                if not md and length < len(line):
+                    add_passage(line_start, end, "")  # 1.全市共办理案件3000件。: a fact, not only a heading
                 continue
         elif not title and _is_title_line(line):
-            title = line
+            title, title_span = line, (start, end)
             continue
         body = text[start:end]
         cuts = [m for m in _ITEM.finditer(body)]
@@ -188,6 +192,8 @@ def split_document(doc: Document) -> SplitDocument:
             item_end = start + cuts[i + 1].start() if i + 1 < len(cuts) else end
             s, e = _strip_span(text, start + match.start(), item_end)
             add_passage(s, e, match.group(1))
+    if not passages and title_span is not None:
+        add_passage(*title_span, "")  # a one-line document: its title is all there is to cite
     if not title:
         title = doc.name.rsplit(".", 1)[0]
     passages = [p if p.title == title else Passage(p.doc, p.span, title, p.section, p.item) for p in passages]

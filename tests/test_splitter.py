@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from qa.documents import make_document, read_document
 from qa.splitter import (
     MAX_PASSAGE_CHARS,
@@ -344,12 +342,6 @@ def test_title_skips_lines_ending_with_sentence_marks() -> None:
     assert result.title == "真正的标题"
 
 
-@pytest.mark.xfail(
-    reason="split_document: a document whose only line is short and unpunctuated is taken as the title and "
-    "yields no passage or sentence, so its text cannot be searched or cited (index then raises "
-    "'the documents hold no text to index')",
-    strict=True,
-)
 def test_single_short_line_document_still_has_a_passage() -> None:
     text, result = split("会议定于周五下午三点", "notice.txt")
     assert passage_texts(text, result) == ["会议定于周五下午三点"]
@@ -374,3 +366,8 @@ def test_report_metadata_and_title() -> None:
     assert doc.text[passage.span.start : passage.span.end] == "时间:2025-02-18 16:04"
     assert result.title == "审议意见研究处理情况"
     assert all(len(p.span) <= MAX_PASSAGE_CHARS for p in result.passages)
+
+
+def test_numbered_one_sentence_line_stays_searchable() -> None:
+    text, result = split("一、总体情况\n1.全市共办理案件3000件。\n", "n.txt")
+    assert "1.全市共办理案件3000件。" in passage_texts(text, result)
