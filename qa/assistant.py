@@ -6,7 +6,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
@@ -14,7 +14,7 @@ from qa.crosslingual import unsupported_words
 from qa.documents import Document, expand_paths, read_document
 from qa.extract import Candidate, candidates
 from qa.index import CorpusIndex, read_manifest
-from qa.question import Question, analyse, entity_words
+from qa.question import Kind, Question, analyse, entity_words
 from qa.retrieve import SentenceHit, rank_passages, retrieve
 from qa.splitter import clause_spans
 from qa.text import cjk_ratio, normalise
@@ -29,6 +29,8 @@ MIN_COVERAGE = 0.25
 STRICT_COVERAGE = 0.75
 MIN_CROSS_LINGUAL_COSINE = 0.78
 QUOTE_CHARS = 120
+QUOTE_MIN_CHARS = 70
+DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
 
@@ -148,7 +150,9 @@ class Assistant:
             return done(False, reason=why_not)
         doc = self.index.texts[sentence.doc].text
         answer_span = Span(sentence.span.start + pick.candidate.start, sentence.span.start + pick.candidate.end)
-        quote_span = quote_window(doc, sentence.span, answer_span, q)
+        quote_span = widen_to_context(
+            quote_window(doc, sentence.span, answer_span, q), self._paragraph_sentences(pick.hit.sentence), q.why
+        )
         passage = self.index.passages[sentence.passage]
         quote = Quote(
             sentence.doc,
@@ -165,6 +169,29 @@ class Assistant:
         else:
             cited = [quote_source, *(c for c in cited if c != quote_source)]
         return done(True, doc[answer_span.start : answer_span.end], quote)
+
+    def _paragraph_sentences(self, index: int) -> list[Span]:
+        """The sentences of the paragraph (or item) that holds sentence ``index``, in order:
+        neighbours with the same locator and no line break between them."""
+        sentences, passages = self.index.sentences, self.index.passages
+        here = sentences[index]
+        text = self.index.texts[here.doc].text
+        locator = passages[here.passage].locator
+
+        def joined(a: int, b: int) -> bool:
+            x, y = sentences[a], sentences[b]
+            return (
+                x.doc == y.doc
+                and passages[y.passage].locator == locator
+                and "\n" not in text[x.span.end : y.span.start]
+            )
+
+        lo = hi = index
+        while lo > 0 and joined(lo - 1, lo):
+            lo -= 1
+        while hi + 1 < len(sentences) and joined(hi, hi + 1):
+            hi += 1
+        return [s.span for s in sentences[lo : hi + 1]]
 
     def _source(self, passage_index: int, score: float) -> Source:
         p = self.index.passages[passage_index]
@@ -191,18 +218,28 @@ class Assistant:
         return [(w, name) for w, name in words if not self._in_corpus(w)]
 
     def _pick(self, q: Question, hits: list[SentenceHit]) -> _Pick | None:
-        weights = self._term_weights(q)
-        top = hits[0].score or 1.0
-        best: _Pick | None = None
+        """The best answer span in the best sentences. Where no sentence holds a span of the kind
+        asked (a 何时 answered by 「四国征伐后」, a 收视率 given without %), the next looser kind."""
         pool = hits[:READ_SENTENCES]
-        if q.kind.value == "date" and _ABOUT_DOCUMENT.search(q.norm):
+        if q.kind is Kind.DATE and _ABOUT_DOCUMENT.search(q.norm):
             pool = [*pool, *self._document_dates(hits)]
+        fallbacks = {Kind.PERCENT: (Kind.NUMBER, Kind.SPAN), Kind.DATE: (Kind.SPAN,), Kind.NUMBER: (Kind.SPAN,)}
+        for kind in (q.kind, *fallbacks.get(q.kind, ())):
+            best = self._pick_of_kind(replace(q, kind=kind), pool, hits[0].score or 1.0)
+            if best is not None:
+                return best
+        return None
+
+    def _pick_of_kind(self, q: Question, pool: list[SentenceHit], top: float) -> _Pick | None:
+        weights = self._term_weights(q)
+        weight = RETRIEVAL_WEIGHT if q.numeric else SPAN_RETRIEVAL_WEIGHT
+        best: _Pick | None = None
         for hit in pool:
             sentence = self.index.sentences[hit.sentence]
             text = self.index.text(sentence.doc, sentence.span)
+            defines = bool(q.defines) and normalise(text).startswith(q.defines)
             for candidate in candidates(q, text, weights):
-                weight = RETRIEVAL_WEIGHT if q.numeric else SPAN_RETRIEVAL_WEIGHT
-                total = weight * hit.score / top + (1 - weight) * candidate.fit
+                total = weight * hit.score / top + (1 - weight) * candidate.fit + DEFINITION_BONUS * defines
                 if best is None or total > best.total:
                     best = _Pick(hit, candidate, total)
         return best
@@ -238,6 +275,26 @@ class Assistant:
             if share >= 0.5 or (share > 0.25 and pick.hit.dense < MIN_CROSS_LINGUAL_COSINE):
                 return "the documents never speak of " + ", ".join(missing)
         return ""
+
+
+def widen_to_context(quote: Span, sentences: list[Span], backward_first: bool = False) -> Span:
+    """A quote shorter than ``QUOTE_MIN_CHARS`` widened by whole neighbouring sentences of its
+    paragraph — the next first (for a why-question the one before, where the cause tends to
+    stand) — while it stays within ``QUOTE_CHARS``: a
+    bare 「他于1990年出生。」 proves nothing without the sentence that says who he is."""
+    start, end = quote.start, quote.end
+    after = [s for s in sentences if s.start >= end]
+    before = [s for s in sentences if s.end <= start][::-1]
+    while end - start < QUOTE_MIN_CHARS:
+        can_after = bool(after) and after[0].end - start <= QUOTE_CHARS
+        can_before = bool(before) and end - before[0].start <= QUOTE_CHARS
+        if can_after and not (backward_first and can_before):
+            end = after.pop(0).end
+        elif can_before:
+            start = before.pop(0).start
+        else:
+            break
+    return Span(start, end)
 
 
 def quote_window(doc: str, sentence: Span, answer: Span, q: Question) -> Span:

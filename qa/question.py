@@ -61,6 +61,11 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
 _WH = re.compile(
     r"多少|几|什么(?:时候|时间|样)?|哪(?:一|个|些|里|儿|位|种|家|项)?|谁|何(?:时|地|处|人)?|啥|多[大久长高远重深宽]"
 )
+_DEFINES = re.compile(
+    r"^(?:请问)?什么(?:是|叫|叫做)(.{1,20}?)[?？。]?$|^(.{1,20}?)(?:是|指|是指)(?:什么|何物|啥)(?:意思)?[?？。]?$"
+    r"|^what (?:is|are) (?:an? |the )?(.{1,40}?)[?.]?$"
+)
+_WHY = re.compile(r"为什么|为何|何以|原因|缘故|理由|\bwhy\b")
 _ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
 
@@ -97,6 +102,8 @@ class Question:
     right: str  # and after it (after the unit, where one follows the question word)
     cjk: bool  # written mainly in Chinese characters
     sides: tuple[tuple[str, int], ...] = ()  # per term: signed distance from the question word
+    defines: str = ""  # X of 什么是X / X是什么 / what is X: a sentence opening with X defines it
+    why: bool = False  # asks for a cause, which usually comes before the words that match
 
     @property
     def numeric(self) -> bool:
@@ -135,7 +142,21 @@ def analyse(text: str) -> Question:
             at = norm.find(term)
             if at >= 0:
                 sides.append((term, at + len(term) - wh.start() - 1 if at < wh.start() else at - wh.end() + 1))
-    return Question(text, norm, kind, unit_hints(norm), terms, left, right, cjk, tuple(sides))
+    defined = _DEFINES.match(norm)
+    subject = next((g for g in defined.groups() if g), "") if defined else ""
+    return Question(
+        text,
+        norm,
+        kind,
+        unit_hints(norm),
+        terms,
+        left,
+        right,
+        cjk,
+        tuple(sides),
+        subject.strip(" 的“”\"'「」《》"),
+        bool(_WHY.search(norm)),
+    )
 
 
 # Parts of speech of names, and of common nouns: what a question is about.
@@ -145,13 +166,24 @@ NOUN_TAGS = ("n",)
 
 def entity_words(question: Question) -> list[tuple[str, bool]]:
     """The nouns and names of the question (two characters or more), each with whether it is a
-    name: the words that documents answering it would use."""
+    name: the words that documents answering it would use. A noun that only names the kind of
+    answer — 什么季节, 哪所大学, 外形是怎样的 — is left out: the answer is an instance of it
+    (秋季), and the documents need not use the word itself."""
+    text = _UNIT_AFTER_WH.sub("，", question.norm)
     words = []
-    for word, tag in tagged_words(_UNIT_AFTER_WH.sub("，", question.norm)):
+    at = 0
+    for word, tag in tagged_words(text):
+        start, at = at, at + len(word)
         word = word.rstrip("是才在的了和与及")
         if len(word) < 2 or word in QUESTION_WORDS or tag not in NAME_TAGS + NOUN_TAGS:
             continue
         if tag == "eng" and not question.cjk:
             continue  # an English question over Chinese text uses other words by nature
+        if tag in NOUN_TAGS and (_CATEGORY_BEFORE.search(text[:start]) or _CATEGORY_AFTER.match(text[at:])):
+            continue
         words.append((word, tag in NAME_TAGS))
     return words
+
+
+_CATEGORY_BEFORE = re.compile(r"(?:什么|哪[一个些所部种位家项条]?|何种|何|多长|多久|多大|怎样的|怎么样的)$")
+_CATEGORY_AFTER = re.compile(r"(?:是|为|有)?(?:怎样|怎么样|如何|什么样|哪些)")
