@@ -86,3 +86,18 @@ def test_range_question():
     sentence = "慈溪市镇街赋权事项调整至215到218项之间,镇海区平均赋权事项由504项调整至338项。"
     answer = best("慈溪市镇街赋权事项调整到什么范围？", sentence)
     assert answer.startswith("215到218项") and len(answer) <= 12
+
+
+def test_definition_and_why_questions_are_recognised():
+    assert analyse("什么是暴发户？").defines == "暴发户"
+    assert analyse("乙酰胺是什么？").defines == "乙酰胺"
+    assert analyse("为什么吉斯伯恩的畜牧业发达？").why
+    assert not analyse("公布了多少个不予处罚事项？").why and not analyse("公布了多少个不予处罚事项？").defines
+
+
+def test_answer_type_nouns_are_not_required_words():
+    from qa.question import entity_words
+
+    words = [w for w, _ in entity_words(analyse("牡蒿在什么季节开花？"))]
+    assert "季节" not in words and "牡蒿" in words
+    assert "交通警察" in [w for w, _ in entity_words(analyse("全市有多少名交通警察？"))]
