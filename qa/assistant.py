@@ -150,8 +150,11 @@ class Assistant:
             return done(False, reason=why_not)
         doc = self.index.texts[sentence.doc].text
         answer_span = Span(sentence.span.start + pick.candidate.start, sentence.span.start + pick.candidate.end)
+        fused = {h.sentence: h.score for h in hits}
+        i = pick.hit.sentence
+        backward = q.why or fused.get(i - 1, 0.0) > fused.get(i + 1, 0.0)
         quote_span = widen_to_context(
-            quote_window(doc, sentence.span, answer_span, q), self._paragraph_sentences(pick.hit.sentence), q.why
+            quote_window(doc, sentence.span, answer_span, q), self._paragraph_sentences(i), backward
         )
         passage = self.index.passages[sentence.passage]
         quote = Quote(
@@ -279,9 +282,10 @@ class Assistant:
 
 def widen_to_context(quote: Span, sentences: list[Span], backward_first: bool = False) -> Span:
     """A quote shorter than ``QUOTE_MIN_CHARS`` widened by whole neighbouring sentences of its
-    paragraph — the next first (for a why-question the one before, where the cause tends to
-    stand) — while it stays within ``QUOTE_CHARS``: a
-    bare 「他于1990年出生。」 proves nothing without the sentence that says who he is."""
+    paragraph — the next first, or the one before with ``backward_first`` (a why-question, whose
+    cause tends to come first, or a previous sentence that matched the question better) — while it
+    stays within ``QUOTE_CHARS``: a bare 「他于1990年出生。」 proves nothing without the sentence
+    that says who he is."""
     start, end = quote.start, quote.end
     after = [s for s in sentences if s.start >= end]
     before = [s for s in sentences if s.end <= start][::-1]
