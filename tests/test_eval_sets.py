@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from eval.sets import SetError, load_set
+from tests.conftest import CMRC, SEED_DEV
+
+
+def write(tmp_path, *lines: str):
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD = '{"id": "a", "question": "多少？", "answers": ["1"]}'
+
+
+def test_shared_sets_load():
+    items = load_set(SEED_DEV)
+    assert len(items) == 41 and sum(not i.answerable for i in items) == 3
+    assert len(load_set(CMRC / "qa.jsonl")) == 1002
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"id": "b", "answers": ["1"]}', "missing field 'question'"),
+        ('{"id": "b", "question": "q"}', "missing field 'answers'"),
+        ('{"id": "", "question": "q", "answers": ["1"]}', "'id'"),
+        ('{"id": "b", "question": "q", "answers": "1"}', "list of strings"),
+        ('{"id": "b", "question": "q", "answers": []}', "at least one answer"),
+        ('{"id": "b", "question": "q", "answers": [], "answerable": "no"}', "true or false"),
+    ],
+)
+def test_bad_line_is_named(tmp_path, line, message):
+    with pytest.raises(SetError, match=rf"set.jsonl:2: .*{message}"):
+        load_set(write(tmp_path, GOOD, line))
+
+
+def test_duplicate_id_names_both_lines(tmp_path):
+    with pytest.raises(SetError, match="set.jsonl:3: duplicate id 'a' \\(first on line 1\\)"):
+        load_set(write(tmp_path, GOOD, "", GOOD))
+
+
+def test_unanswerable_without_answers_is_fine(tmp_path):
+    items = load_set(write(tmp_path, '{"id": "u", "question": "GDP?", "answers": [], "answerable": false}'))
+    assert not items[0].answerable and items[0].answers == ()
+
+
+def test_empty_set_is_refused(tmp_path):
+    with pytest.raises(SetError, match="no questions"):
+        load_set(write(tmp_path, ""))
