@@ -17,7 +17,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from embeddings.vectorstore import FaissFlatStore
 from qa.keyword import BM25Index
-from qa.splitter import split_document
+from qa.splitter import split_sentences
 from qa.text import normalise, tokens
 from qa.types import Document, Passage, Sentence, Span
 
@@ -120,10 +120,8 @@ class CorpusIndex:
         counts: list[int] = []
         unit_tokens: list[list[str]] = []
         for doc in by_name.values():
-            split = split_document(doc)
-            base = len(passages)
+            split, doc_sentences = split_sentences(doc, first_passage=len(passages))
             passages.extend(split.passages)
-            doc_sentences = [Sentence(doc.name, span, base + p) for span, p in split.sentences]
             sentences.extend(doc_sentences)
             counts.append(len(doc_sentences))
             cached = reusable.get(doc.content_hash)
