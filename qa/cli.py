@@ -179,6 +179,20 @@ def _compare(before: str, after: str, compare) -> int:  # noqa: ANN001
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import Library, serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"qa: warning: serving on {args.host}: anyone who reaches it can ask and read the documents",
+            file=sys.stderr,
+        )
+    library = Library(open_assistant(Path(args.store), args.encoder), Path(args.store))
+    print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    serve(library, args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions over documents, with quotes.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ev.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="show questions fixed and broken")
     ev.set_defaults(run=cmd_eval)
+
+    sv = sub.add_parser("serve", help="start the web chat (and its /ask API)")
+    sv.add_argument("--store", default=str(default_store()), help=store_help)
+    sv.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    sv.set_defaults(run=cmd_serve)
     return parser
 
 
