@@ -98,3 +98,37 @@ def test_adding_a_gbk_document_to_the_store(store, tmp_path):
     assert "indexed 2 documents" in done.stdout
     answer = json.loads(qa("ask", "新建了多少个口袋公园？", "--json", "--store", str(store), store=store).stdout)
     assert answer["answer"] == "45个" and answer["quote"]["doc"] == "gbk.txt"
+
+
+def test_serve_starts_the_chat_on_loopback_from_the_default_store(tmp_path):
+    import time
+
+    from gradio_client import Client
+
+    from tests.test_app_api import free_port
+
+    port = free_port()
+    env = {**os.environ, "QA_STORE": str(tmp_path / "store"), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        client = None
+        while client is None and time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", analytics_enabled=False, verbose=False)
+            except Exception:
+                time.sleep(0.5)
+        assert client is not None, "the server did not come up"
+        assert client.predict("公布了多少个不予处罚事项？", 2, api_name="/ask")["answer"] == "106个"
+        assert (tmp_path / "store" / "manifest.json").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
