@@ -64,6 +64,7 @@ def test_ask_see_answer_and_source_card_then_upload_and_ask(page, tmp_path):
     assert "ningbo-enforcement-report.txt" in card.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    ask(page, "那覆盖了多少个领域？", "14个")  # a follow-up, asked about the same topic
 
     notes = tmp_path / "notes.txt"
     notes.write_text("宁波市今年新建口袋公园45个。", encoding="utf-8")

@@ -131,6 +131,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
             sources = gr.Slider(1, 10, value=3, step=1, label="sources to show")
         gr.ChatInterface(
             chat,
+            chatbot=gr.Chatbot(height=560, label="chat"),
             additional_inputs=[sources],
             examples=[[e, 3] for e in EXAMPLES],
             api_name="chat",
