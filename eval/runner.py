@@ -12,7 +12,7 @@ from typing import Any
 from eval.metrics import Judged, judge_record
 from eval.sets import Item
 from qa.assistant import Assistant, QuestionError
-from qa.results import answer_record
+from qa.results import answer_record, unaskable_record
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,7 @@ def ask_record(assistant: Assistant, item: Item) -> dict[str, Any]:
     try:
         record = answer_record(assistant.ask(item.question), item.id)
     except QuestionError as exc:
-        record = {
-            "id": item.id,
-            "question": item.question,
-            "found": False,
-            "answer": None,
-            "quote": None,
-            "sources": [],
-            "latency_ms": 0.0,
-            "reason": str(exc),
-        }
+        record = unaskable_record(item.question, str(exc), item.id)
     return record
 
 

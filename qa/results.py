@@ -35,3 +35,12 @@ def answer_record(answer: Answer, question_id: str | None = None) -> dict[str, A
     if not answer.found:
         record["reason"] = answer.reason
     return record
+
+
+def unaskable_record(question: str, error: str, question_id: str | None = None) -> dict[str, Any]:
+    """The record for a question that could not be asked (empty, too long): nothing found, and why."""
+    record: dict[str, Any] = {} if question_id is None else {"id": question_id}
+    record.update(
+        question=question, found=False, answer=None, quote=None, sources=[], latency_ms=0.0, reason=error, error=error
+    )
+    return record

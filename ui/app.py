@@ -14,7 +14,7 @@ from typing import Any
 from qa.assistant import Assistant
 from qa.conversation import with_context
 from qa.documents import SUFFIXES, DocumentError, make_document, read_document
-from qa.results import answer_record
+from qa.results import answer_record, unaskable_record
 from ui.render import render_answer
 
 EXAMPLES = [
@@ -114,16 +114,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
         try:
             return answer_record(library.ask(question, int(sources)))
         except QuestionError as exc:
-            return {
-                "question": question,
-                "found": False,
-                "answer": None,
-                "quote": None,
-                "sources": [],
-                "latency_ms": 0.0,
-                "reason": str(exc),
-                "error": str(exc),
-            }
+            return unaskable_record(question, str(exc))
 
     with gr.Blocks(title="qa-assistant", analytics_enabled=False) as demo:
         gr.Markdown("### Ask the documents — every answer is quoted and located")
