@@ -167,10 +167,9 @@ class Assistant:
             answer_span.end,
         )
         quote_source = self._source(sentence.passage, pick.hit.score)
-        if quote_source not in cited:
-            cited = [quote_source, *cited][: max(1, sources)]
-        else:
-            cited = [quote_source, *(c for c in cited if c != quote_source)]
+        same = [c for c in cited if (c.doc, c.start, c.end) == (quote_source.doc, quote_source.start, quote_source.end)]
+        others = [c for c in cited if c not in same]
+        cited = [same[0] if same else quote_source, *others][: max(1, sources)]
         return done(True, doc[answer_span.start : answer_span.end], quote)
 
     def _paragraph_sentences(self, index: int) -> list[Span]:

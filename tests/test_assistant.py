@@ -106,3 +106,11 @@ def test_add_and_remove_a_document(report_assistant, tmp_path):
     from qa.assistant import Assistant
 
     assert Assistant.load(tmp_path / "s").ask("图书馆分馆有多少个？").answer == "37个"
+
+
+def test_sources_are_distinct_passages_with_the_quoted_one_first(report_assistant):
+    answer = report_assistant.ask("全市赋权街镇已配置多少名法审人员？", sources=4)
+    spans = [(s.doc, s.start, s.end) for s in answer.sources]
+    assert len(spans) == len(set(spans)) == 4
+    first = answer.sources[0]
+    assert first.start <= answer.quote.answer_start < answer.quote.answer_end <= first.end
