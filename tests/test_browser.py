@@ -69,12 +69,13 @@ def test_ask_see_answer_and_source_card_then_upload_and_ask(page, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("宁波市今年新建口袋公园45个。", encoding="utf-8")
     page.get_by_role("button", name="Documents").click()
-    upload = page.locator("input[type=file]").last
-    upload.wait_for(state="attached", timeout=30_000)
-    upload.set_input_files(str(notes))
-    page.get_by_text("notes.txt").first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Index the uploaded files").click()
-    page.get_by_text("✓ notes.txt").first.wait_for(timeout=60_000)
+    panel = page.locator("#upload-files")
+    panel.wait_for(state="visible", timeout=30_000)
+    panel.locator("input[type=file]").set_input_files(str(notes))
+    # the uploaded file's row (its name is shown as stem and extension in two spans)
+    panel.locator('[aria-label="notes.txt"]').wait_for(timeout=30_000)
+    page.locator("#index-uploads").click()
+    page.locator("#upload-status").get_by_text("✓ notes.txt").wait_for(timeout=60_000)
     upload_answer_ms = ask(page, "今年新建了多少个口袋公园？", "45个")
     page.screenshot(path=str(ARTIFACTS / "chat-after-upload.png"), full_page=True)
     timings = f"page load {page.load_ms:.0f} ms; first answer {answer_ms:.0f} ms; upload {upload_answer_ms:.0f} ms"

@@ -135,9 +135,11 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 interactive=False,
                 label="indexed documents",
             )
-            files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="upload documents")
-            upload = gr.Button("Index the uploaded files", variant="primary")
-            status = gr.Markdown()
+            files = gr.File(
+                file_count="multiple", file_types=list(SUFFIXES), label="upload documents", elem_id="upload-files"
+            )
+            upload = gr.Button("Index the uploaded files", variant="primary", elem_id="index-uploads")
+            status = gr.Markdown(elem_id="upload-status")
             with gr.Row():
                 choice = gr.Dropdown([d[0] for d in library.documents()], label="document to remove")
                 remove = gr.Button("Remove")
