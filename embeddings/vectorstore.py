@@ -1,14 +1,23 @@
 """Vector stores: inner-product search over normalised vectors, behind one small interface.
 
-``VectorStore`` is what retrieval sees; ``FaissFlatStore`` is the in-process backend. A second
-backend (a Milvus cluster, say) implements the same four methods and passes the same contract test.
+``VectorStore`` is what retrieval sees. ``FaissFlatStore`` searches exactly; ``FaissHNSWStore``
+approximately, for collections of ``APPROXIMATE_FROM`` vectors and more (``store_for`` picks). A
+further backend (a Milvus cluster, say) implements the same four methods and passes the same
+contract test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
+
+APPROXIMATE_FROM = 200_000  # below this, exact search takes a few milliseconds
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 
 
 class Neighbours(NamedTuple):
@@ -19,6 +28,8 @@ class Neighbours(NamedTuple):
 
 
 class VectorStore(Protocol):
+    kind: str  # recorded in the index manifest
+
     @property
     def dim(self) -> int: ...
 
@@ -50,21 +61,10 @@ class FaissFlatStore:
         return int(self._index.ntotal)
 
     def add(self, vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise ValueError(f"expected vectors of shape (n, {self.dim}), got {vectors.shape}")
-        self._index.add(vectors)
+        self._index.add(_checked(vectors, self.dim))
 
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
-        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        if queries.shape[1] != self.dim:
-            raise ValueError(f"expected queries of dimension {self.dim}, got {queries.shape[1]}")
-        k = max(1, min(k, len(self))) if len(self) else 1
-        if not len(self):
-            n = queries.shape[0]
-            return Neighbours(np.full((n, 1), -1, np.int64), np.zeros((n, 1), np.float32))
-        scores, ids = self._index.search(queries, k)
-        return Neighbours(ids.astype(np.int64), scores.astype(np.float32))
+        return _search(self._index.search, self.dim, len(self), queries, k)
 
     @classmethod
     def from_vectors(cls, vectors: np.ndarray) -> FaissFlatStore:
@@ -72,3 +72,79 @@ class FaissFlatStore:
         if len(vectors):
             store.add(vectors)
         return store
+
+
+class FaissHNSWStore:
+    """Approximate inner-product search with a FAISS HNSW graph (``IndexHNSWFlat``): sub-linear
+    search for large collections; ``ef_search`` trades speed for recall."""
+
+    kind = "faiss-hnsw-ip"
+
+    def __init__(self, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION) -> None:
+        import faiss
+
+        if dim <= 0:
+            raise ValueError(f"dimension must be positive, got {dim}")
+        self._index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        self._index.hnsw.efConstruction = ef_construction
+        self.ef_search = HNSW_EF_SEARCH
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        self._index.add(_checked(vectors, self.dim))
+
+    def search(self, queries: np.ndarray, k: int) -> Neighbours:
+        import faiss
+
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        return _search(lambda q, n: self._index.search(q, n, params=params), self.dim, len(self), queries, k)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> FaissHNSWStore:
+        import faiss
+
+        store = cls.__new__(cls)
+        store._index = faiss.read_index(str(path))
+        store.ef_search = HNSW_EF_SEARCH
+        return store
+
+
+def store_for(vectors: np.ndarray, approximate_from: int | None = None) -> FaissFlatStore | FaissHNSWStore:
+    """Exact search for a collection smaller than ``approximate_from`` (``APPROXIMATE_FROM``),
+    HNSW from there on."""
+    if len(vectors) < (APPROXIMATE_FROM if approximate_from is None else approximate_from):
+        return FaissFlatStore.from_vectors(vectors)
+    store = FaissHNSWStore(vectors.shape[1])
+    store.add(vectors)
+    return store
+
+
+def _checked(vectors: np.ndarray, dim: int) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
+    return vectors
+
+
+def _search(
+    search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], dim: int, size: int, queries: np.ndarray, k: int
+) -> Neighbours:
+    queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    if queries.shape[1] != dim:
+        raise ValueError(f"expected queries of dimension {dim}, got {queries.shape[1]}")
+    if not size:
+        n = queries.shape[0]
+        return Neighbours(np.full((n, 1), -1, np.int64), np.zeros((n, 1), np.float32))
+    scores, ids = search(queries, max(1, min(k, size)))
+    return Neighbours(ids.astype(np.int64), scores.astype(np.float32))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Encoder
-from embeddings.vectorstore import FaissFlatStore
+from embeddings.vectorstore import FaissHNSWStore, VectorStore, store_for
 from qa.keyword import BM25Index
 from qa.splitter import split_sentences
 from qa.text import normalise, tokens
@@ -24,6 +24,7 @@ from qa.types import Document, Passage, Sentence, Span
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _FILES = ("documents.jsonl", "passages.jsonl", "sentences.npy", "vectors.npy", "tokens.jsonl")
+ANN_FILE = "ann.faiss"  # the approximate index's graph, saved only for large collections
 
 
 class StoreError(RuntimeError):
@@ -62,6 +63,7 @@ class CorpusIndex:
         sentences: Sequence[Sentence],
         vectors: np.ndarray,
         unit_tokens: Sequence[list[str]],
+        store: VectorStore | None = None,
     ) -> None:
         if not (len(sentences) == len(vectors) == len(unit_tokens)):
             raise ValueError("sentences, vectors and tokens must line up")
@@ -72,7 +74,7 @@ class CorpusIndex:
         self.vectors = vectors
         self.unit_tokens = tuple(unit_tokens)
         self.texts = {d.name: d for d in self.documents}
-        self.store = FaissFlatStore.from_vectors(vectors)
+        self.store = store if store is not None and len(store) == len(vectors) else store_for(vectors)
         self.keywords = BM25Index(self.unit_tokens)
         self.normalised_text = "\n".join(normalise(d.text) for d in self.documents)
 
@@ -209,16 +211,20 @@ class CorpusIndex:
         with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
             for unit in self.unit_tokens:
                 f.write(json.dumps(unit, ensure_ascii=False) + "\n")
+        files = list(_FILES)
+        if isinstance(self.store, FaissHNSWStore):
+            self.store.save(tmp / ANN_FILE)
+            files.append(ANN_FILE)
         manifest = {
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder_id,
             "dim": self.dim,
-            "vector_store": FaissFlatStore.kind,
+            "vector_store": self.store.kind,
             "documents": [info.__dict__ for info in self.document_infos()],
-            "checksums": {name: _sha256(tmp / name) for name in _FILES},
+            "checksums": {name: _sha256(tmp / name) for name in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        for name in (*_FILES, MANIFEST):
+        for name in (*files, MANIFEST):
             with open(tmp / name, "rb") as f:
                 os.fsync(f.fileno())
 
@@ -237,7 +243,8 @@ class CorpusIndex:
                 f"{folder}: built with encoder {manifest.get('encoder')!r}, not {encoder_id!r}; "
                 "re-index with this encoder or use the index's own"
             )
-        for name in _FILES:
+        approximate = manifest.get("vector_store") == FaissHNSWStore.kind
+        for name in (*_FILES, ANN_FILE) if approximate else _FILES:
             if not (folder / name).is_file() or _sha256(folder / name) != manifest["checksums"].get(name):
                 raise StoreError(f"{folder}: {name} is missing or was changed since indexing; re-index with `qa index`")
         try:
@@ -255,13 +262,14 @@ class CorpusIndex:
             vectors = np.load(folder / "vectors.npy")
             with open(folder / "tokens.jsonl", encoding="utf-8") as f:
                 unit_tokens = [json.loads(line) for line in f]
-        except (OSError, ValueError, KeyError, IndexError) as exc:
+            store = FaissHNSWStore.load(folder / ANN_FILE) if approximate else None
+        except (OSError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             raise StoreError(
                 f"{folder}: unreadable index ({type(exc).__name__}: {exc}); re-index with `qa index`"
             ) from None
         if vectors.shape != (len(sentences), manifest.get("dim")):
             raise StoreError(f"{folder}: vectors do not match the manifest; re-index with `qa index`")
-        return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens)
+        return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens, store)
 
 
 def read_manifest(folder: Path) -> dict:

@@ -114,3 +114,29 @@ def test_save_replaces_the_old_store_whole(tmp_path):
 def test_build_refuses_documents_without_text():
     with pytest.raises(ValueError, match="no text"):
         CorpusIndex.build([make_document("e.txt", "   \n  ")], CountingEncoder())
+
+
+def test_a_large_collection_gets_the_approximate_store_recorded_and_saved(tmp_path, monkeypatch):
+    import embeddings.vectorstore as vectorstore
+
+    monkeypatch.setattr(vectorstore, "APPROXIMATE_FROM", 3)  # "large" from three sentences on
+    encoder = CountingEncoder()
+    index = CorpusIndex.build(DOCS, encoder)
+    assert index.store.kind == "faiss-hnsw-ip"
+    index.save(tmp_path / "store")
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
+    assert manifest["vector_store"] == "faiss-hnsw-ip" and "ann.faiss" in manifest["checksums"]
+    loaded = CorpusIndex.load(tmp_path / "store", encoder.id)
+    assert loaded.store.kind == "faiss-hnsw-ip"
+    query = encoder.encode_queries(["亮码检查率"])
+    assert np.array_equal(loaded.store.search(query, 3).ids, index.store.search(query, 3).ids)
+    (tmp_path / "store" / "ann.faiss").write_bytes(b"damaged")
+    with pytest.raises(StoreError, match="ann.faiss"):
+        CorpusIndex.load(tmp_path / "store", encoder.id)
+
+
+def test_a_small_collection_keeps_exact_search(tmp_path):
+    index = CorpusIndex.build(DOCS, CountingEncoder())
+    index.save(tmp_path / "store")
+    assert json.loads((tmp_path / "store" / "manifest.json").read_text())["vector_store"] == "faiss-flat-ip"
+    assert not (tmp_path / "store" / "ann.faiss").exists()
