@@ -15,10 +15,10 @@ from qa.documents import Document, expand_paths, read_document
 from qa.extract import Candidate, candidates
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Kind, Question, analyse, entity_words
-from qa.retrieve import SentenceHit, rank_passages, retrieve
+from qa.retrieve import SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.splitter import clause_spans
 from qa.text import cjk_ratio, normalise
-from qa.types import Answer, Quote, Source, Span
+from qa.types import Answer, Quote, Source, Span, Timings
 
 MAX_QUESTION_CHARS = 2000
 SOURCES = 5
@@ -51,6 +51,21 @@ def clean_question(text: str) -> str:
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(text)} characters long; ask in at most {MAX_QUESTION_CHARS}")
     return text
+
+
+class _Clock:
+    """Milliseconds since the last lap, and in all."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        lap, self.last = now - self.last, now
+        return round(lap * 1000, 3)
+
+    def total(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
 
 
 @dataclass(frozen=True)
@@ -122,17 +137,22 @@ class Assistant:
 
     def ask(self, question: str, sources: int = SOURCES) -> Answer:
         """Answer ``question`` from the documents, or say that they hold no answer."""
-        started = time.perf_counter()
+        clock = _Clock()
         text = clean_question(question)
         q = analyse(text)
+        analyse_ms = clock.lap()
         vector = self.encoder.encode_queries([q.norm])
-        hits = retrieve(self.index, vector, list(q.terms))
+        encode_ms = clock.lap()
+        dense = dense_search(self.index, vector)
+        vector_ms = clock.lap()
+        keyword = keyword_search(self.index, list(q.terms))
+        keyword_ms = clock.lap()
+        hits = combine(self.index, vector, dense, keyword)
         cited = self._sources(hits, sources)
 
         def done(found: bool, answer: str | None = None, quote: Quote | None = None, reason: str = "") -> Answer:
-            return Answer(
-                text, found, answer, quote, tuple(cited), reason, round((time.perf_counter() - started) * 1000, 2)
-            )
+            timings = Timings(analyse_ms, encode_ms, vector_ms, keyword_ms, clock.lap())
+            return Answer(text, found, answer, quote, tuple(cited), reason, clock.total(), timings)
 
         if not hits:
             return done(False, reason="the documents hold no text to search")

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embeddings.vectorstore import Neighbours
 from qa.index import CorpusIndex
+from qa.keyword import KeywordHits
 
 DENSE_K = 64
 KEYWORD_K = 64
@@ -55,14 +57,19 @@ def fuse(
     return fused
 
 
-def retrieve(
-    index: CorpusIndex, query_vector: np.ndarray, query_terms: list[str], k: int = DENSE_K
-) -> list[SentenceHit]:
-    """Sentences ranked by fused score, best first."""
-    found = index.store.search(query_vector, min(k, len(index.sentences)))
-    dense_ids, dense_scores = found.ids[0], found.scores[0]
-    keyword = index.keywords.search(query_terms, KEYWORD_K)
-    fused = fuse(dense_ids, dense_scores, keyword.ids, keyword.scores, KEYWORD_WEIGHT)
+def dense_search(index: CorpusIndex, query_vector: np.ndarray, k: int = DENSE_K) -> Neighbours:
+    """The ``k`` sentences nearest to the question vector."""
+    return index.store.search(query_vector, min(k, len(index.sentences)))
+
+
+def keyword_search(index: CorpusIndex, query_terms: list[str], k: int = KEYWORD_K) -> KeywordHits:
+    """The ``k`` sentences with the best BM25 score for the question's terms."""
+    return index.keywords.search(query_terms, k)
+
+
+def combine(index: CorpusIndex, query_vector: np.ndarray, dense: Neighbours, keyword: KeywordHits) -> list[SentenceHit]:
+    """The union of both candidate lists, ranked by fused score, best first."""
+    fused = fuse(dense.ids[0], dense.scores[0], keyword.ids, keyword.scores, KEYWORD_WEIGHT)
     ids = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
     cosine = index.vectors[ids] @ np.asarray(query_vector, dtype=np.float32).ravel()
     bm25 = dict(zip(keyword.ids.tolist(), keyword.scores.tolist(), strict=True))

@@ -85,6 +85,17 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class Timings:
+    """Where the time of one question went, in milliseconds."""
+
+    analyse_ms: float = 0.0  # cleaning and tokenising the question
+    encode_ms: float = 0.0  # the question's vector
+    vector_ms: float = 0.0  # nearest sentences
+    keyword_ms: float = 0.0  # BM25
+    answer_ms: float = 0.0  # fusion, refusal checks, span extraction, quote and sources
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``Assistant.ask`` returns. ``found`` is false where the documents hold no answer."""
 
@@ -95,3 +106,4 @@ class Answer:
     sources: tuple[Source, ...] = field(default_factory=tuple)
     reason: str = ""  # why nothing was found, for a refusal
     latency_ms: float = 0.0
+    timings: Timings = field(default_factory=Timings)

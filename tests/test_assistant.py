@@ -114,3 +114,11 @@ def test_sources_are_distinct_passages_with_the_quoted_one_first(report_assistan
     assert len(spans) == len(set(spans)) == 4
     first = answer.sources[0]
     assert first.start <= answer.quote.answer_start < answer.quote.answer_end <= first.end
+
+
+def test_an_answer_says_where_its_time_went(report_assistant):
+    answer = report_assistant.ask("公布了多少个不予处罚事项？")
+    t = answer.timings
+    stages = [t.analyse_ms, t.encode_ms, t.vector_ms, t.keyword_ms, t.answer_ms]
+    assert all(ms >= 0 for ms in stages) and t.encode_ms > 0
+    assert sum(stages) <= answer.latency_ms + 0.1
