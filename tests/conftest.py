@@ -19,6 +19,14 @@ def load_set(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory) -> Path:
+    """The `qa` commands run by tests share one embedding cache in a temporary folder, never ~/.cache."""
+    path = tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+    os.environ["QA_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def encoder():
     from embeddings.encoder import load_encoder

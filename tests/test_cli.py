@@ -132,3 +132,13 @@ def test_serve_starts_the_chat_on_loopback_from_the_default_store(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_indexing_the_same_text_again_takes_every_vector_from_the_cache(tmp_path):
+    env = {"QA_CACHE": str(tmp_path / "cache.sqlite")}
+    first = qa("index", str(DEFAULT_CORPUS), "--store", str(tmp_path / "a"), store=tmp_path / "a", env_extra=env)
+    again = qa("index", str(DEFAULT_CORPUS), "--store", str(tmp_path / "b"), store=tmp_path / "b", env_extra=env)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert ", 0 from the cache)" in first.stdout and "(0 embedded, " in again.stdout
+    answer = qa("ask", "公布了多少个不予处罚事项？", "--store", str(tmp_path / "b"), store=tmp_path / "b")
+    assert answer.stdout.startswith("106个")
