@@ -66,6 +66,11 @@ class FaissFlatStore:
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
         return _search(self._index.search, self.dim, len(self), queries, k)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index: the vectors."""
+        return len(self) * self.dim * 4
+
     @classmethod
     def from_vectors(cls, vectors: np.ndarray) -> FaissFlatStore:
         store = cls(vectors.shape[1])
@@ -104,6 +109,12 @@ class FaissHNSWStore:
 
         params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
         return _search(lambda q, n: self._index.search(q, n, params=params), self.dim, len(self), queries, k)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index: the vectors and the graph's links."""
+        hnsw = self._index.hnsw
+        return len(self) * self.dim * 4 + hnsw.neighbors.size() * 4 + hnsw.offsets.size() * 8 + hnsw.levels.size() * 4
 
     def save(self, path: Path) -> None:
         import faiss

