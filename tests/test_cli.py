@@ -142,3 +142,12 @@ def test_indexing_the_same_text_again_takes_every_vector_from_the_cache(tmp_path
     assert ", 0 from the cache)" in first.stdout and "(0 embedded, " in again.stdout
     answer = qa("ask", "公布了多少个不予处罚事项？", "--store", str(tmp_path / "b"), store=tmp_path / "b")
     assert answer.stdout.startswith("106个")
+
+
+def test_ask_imports_neither_gradio_nor_torch(store):
+    code = (
+        "import sys; from qa.cli import main; main(['ask', '亮码检查率达到多少？', '--store', sys.argv[1]]); "
+        "print([m for m in ('gradio', 'torch', 'sentence_transformers', 'matplotlib') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.splitlines() == ["99.8%", *done.stdout.splitlines()[1:-1], "[]"], done.stderr
