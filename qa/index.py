@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,12 @@ def embedding_text(passage: Passage, sentence: str) -> str:
 def keyword_tokens(passage: Passage, sentence: str) -> list[str]:
     """Keyword tokens of a sentence, with its document title so that an entity named only in
     the title still finds the sentence."""
-    return tokens(sentence) + tokens(passage.title)
+    return tokens(sentence) + list(_title_tokens(passage.title))
+
+
+@lru_cache(maxsize=4096)
+def _title_tokens(title: str) -> tuple[str, ...]:
+    return tuple(tokens(title))
 
 
 class CorpusIndex:
