@@ -17,7 +17,7 @@ import numpy as np
 APPROXIMATE_FROM = 200_000  # below this, exact search takes a few milliseconds
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 512  # recall@10 ≥ 0.98 at 1M sentences (qa bench); ~1 ms a search
 
 
 class Neighbours(NamedTuple):

@@ -27,11 +27,13 @@ import numpy as np
 
 from embeddings.cache import CachedEncoder, EmbeddingCache
 from embeddings.encoder import Encoder
+from qa.retrieve import DENSE_K, KEYWORD_K
 
 ROOT = Path(__file__).resolve().parents[1]
 CMRC_DOCS = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "docs"
 CMRC_SET = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "qa.jsonl"
 SEED_DEV = ROOT.parent / "shared" / "qa" / "seed-dev.jsonl"
+EF_SWEEP = (64, 128, 256)  # HNSW search breadths whose recall is reported beside the default's
 STAGES = ("analyse_ms", "encode_ms", "vector_ms", "keyword_ms", "answer_ms")
 
 
@@ -419,16 +421,22 @@ def build_pool(encoder: Encoder, plan: Plan) -> Pool:
 
 
 def synthetic_vectors(pool: Pool, rows: np.ndarray, seed: int) -> np.ndarray:
-    """A vector near each sampled sentence's real one: real + Gaussian noise, normalised (cosine
-    to the original about 0.9), built in blocks to bound memory."""
+    """For each sampled sentence, a vector between its real one and another real sentence's
+    (weights 1 : 0–1), plus Gaussian noise of norm 0.3, normalised; built in blocks to bound
+    memory. Copies of a few thousand real vectors plus noise alone would make a collection of
+    near-duplicates, unlike any real one and needlessly hard for approximate search."""
     rng = np.random.default_rng(seed)
-    out = np.empty((len(rows), pool.vectors.shape[1]), np.float32)
-    scale = 0.45 / np.sqrt(pool.vectors.shape[1])
+    dim = pool.vectors.shape[1]
+    out = np.empty((len(rows), dim), np.float32)
     for i in range(0, len(rows), 100_000):
-        block = pool.vectors[rows[i : i + 100_000]] + rng.normal(
-            scale=scale, size=(len(rows[i : i + 100_000]), out.shape[1])
-        )
-        out[i : i + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        block_rows = rows[i : i + 100_000]
+        n = len(block_rows)
+        partners = rng.integers(0, len(pool.vectors), n)
+        weights = rng.uniform(0, 1, (n, 1)).astype(np.float32)
+        block = pool.vectors[block_rows] + weights * pool.vectors[partners]
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        block += rng.normal(scale=0.3 / np.sqrt(dim), size=(n, dim)).astype(np.float32)
+        out[i : i + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
@@ -448,23 +456,38 @@ def _measure_build(build: Callable[[], Any]) -> tuple[Any, float, float]:
     return built, time.perf_counter() - started, built.nbytes / 2**20
 
 
-def _vector_figures(name: str, build: Callable[[], Any], queries: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
-    from qa.retrieve import DENSE_K
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    """The share of the exact top 10 that the approximate search found, averaged over queries."""
+    return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
+def _vector_figures(name: str, build: Callable[[], Any], queries: np.ndarray) -> tuple[dict[str, Any], np.ndarray, Any]:
 
     store, seconds, memory = _measure_build(build)
     times = search_times(lambda i: store.search(queries[i], DENSE_K), len(queries))
     figures = {f"{name}_build_s": round(seconds, 2), f"{name}_mb": round(memory, 1), **_percentiles(name, times)}
-    return figures, store.search(queries, 10).ids
+    return figures, store.search(queries, 10).ids, store
 
 
 def _percentiles(name: str, times: list[float]) -> dict[str, float]:
     return {f"{name}_p50_ms": round(percentile(times, 50), 2), f"{name}_p95_ms": round(percentile(times, 95), 2)}
 
 
+def _ef_sweep(store: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Recall@10 and search p50 of the HNSW store at other search breadths (``EF_SWEEP``)."""
+    figures, default = {}, store.ef_search
+    for ef in EF_SWEEP:
+        store.ef_search = ef
+        figures[f"hnsw_ef{ef}_recall"] = round(recall_at_10(store.search(queries, 10).ids, truth), 4)
+        times = search_times(lambda i: store.search(queries[i], DENSE_K), len(queries))
+        figures[f"hnsw_ef{ef}_p50_ms"] = round(percentile(times, 50), 2)
+    store.ef_search = default
+    return figures
+
+
 def bench_scale_size(pool: Pool, size: int, seed: int = 0) -> dict[str, Any]:
     from embeddings.vectorstore import FaissFlatStore, FaissHNSWStore
     from qa.keyword import BM25Index
-    from qa.retrieve import KEYWORD_K
 
     rows = np.random.default_rng(seed).integers(0, len(pool.texts), size)
     vectors = synthetic_vectors(pool, rows, seed)
@@ -475,14 +498,14 @@ def bench_scale_size(pool: Pool, size: int, seed: int = 0) -> dict[str, Any]:
         store.add(vectors)
         return store
 
-    flat, truth = _vector_figures("flat", lambda: FaissFlatStore.from_vectors(vectors), pool.query_vectors)
-    approximate, found = _vector_figures("hnsw", hnsw, pool.query_vectors)
-    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
-    keywords, seconds, memory = _measure_build(lambda: BM25Index([pool.tokens[r] for r in rows]))
-    times = search_times(lambda i: keywords.search(pool.queries[i], KEYWORD_K), len(pool.queries))
+    flat, truth, _ = _vector_figures("flat", lambda: FaissFlatStore.from_vectors(vectors), pool.query_vectors)
+    approximate, found, store = _vector_figures("hnsw", hnsw, pool.query_vectors)
     row.update(flat)
     row.update(approximate)
-    row["hnsw_recall_at_10"] = round(float(recall), 4)
+    row["hnsw_recall_at_10"] = round(recall_at_10(found, truth), 4)
+    row.update(_ef_sweep(store, pool.query_vectors, truth))
+    keywords, seconds, memory = _measure_build(lambda: BM25Index([pool.tokens[r] for r in rows]))
+    times = search_times(lambda i: keywords.search(pool.queries[i], KEYWORD_K), len(pool.queries))
     row.update({"bm25_build_s": round(seconds, 2), "bm25_mb": round(memory, 1), **_percentiles("bm25", times)})
     row["process_rss_mb"] = round(rss_mb())
     return row
