@@ -114,3 +114,15 @@ def test_sources_are_distinct_passages_with_the_quoted_one_first(report_assistan
     assert len(spans) == len(set(spans)) == 4
     first = answer.sources[0]
     assert first.start <= answer.quote.answer_start < answer.quote.answer_end <= first.end
+
+
+def test_a_document_of_marks_alone_is_never_an_empty_answer():
+    """Found by tests/test_fuzz.py: 「什么？」 over a line 「。」 was found, with the answer ''."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+    from tests.test_index import CountingEncoder
+
+    assistant = Assistant.from_documents([make_document("d.txt", "。\n“”\n（）")], CountingEncoder())
+    for question in ("什么？", "“”是什么？", "多少"):
+        answer = assistant.ask(question)
+        assert not answer.found or answer.answer, answer
