@@ -38,10 +38,11 @@ PIECES = [
 any_char = st.characters(blacklist_categories=("Cs",))
 piece = st.one_of(st.sampled_from(PIECES), any_char, st.sampled_from(string.ascii_letters + string.digits))
 texts = st.lists(piece, max_size=80).map("".join)
-report_slices = st.tuples(st.integers(0, len(REPORT_TEXT)), st.integers(1, 200)).map(
+report_slices = st.tuples(st.integers(0, len(REPORT_TEXT)), st.integers(1, 1500)).map(
     lambda t: REPORT_TEXT[t[0] : t[0] + t[1]]
 )
-mixed = st.one_of(texts, report_slices, st.tuples(report_slices, texts).map("".join))
+long_lines = st.tuples(texts, st.integers(2, 30)).map(lambda t: (t[0] * t[1]).replace("\n", ""))  # windows, cuts
+mixed = st.one_of(texts, report_slices, st.tuples(report_slices, texts).map("".join), long_lines)
 
 
 def assert_inside(span: Span, text: str) -> None:
@@ -133,3 +134,23 @@ def test_the_judge_never_raises(text, gold, golds, found, answerable):
     assert rank in (None, 2)
     assert cmrc_em(text, gold) in (0.0, 1.0)
     assert 0.0 <= cmrc_f1(text, gold) <= 1.0
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 4, 20))
+@given(st.lists(mixed, min_size=1, max_size=3))
+def test_any_text_indexed_saves_and_loads_unchanged(tmp_path_factory, texts):
+    from qa.index import CorpusIndex
+    from tests.test_index import CountingEncoder
+
+    documents = [make_document(f"d{i}.txt", text) for i, text in enumerate(texts)]
+    try:
+        index = CorpusIndex.build(documents, CountingEncoder())
+    except ValueError:  # nothing to index: not one sentence in any of them
+        assert not any(split_document(d).sentences for d in documents)
+        return
+    store = tmp_path_factory.mktemp("fuzz") / "store"
+    index.save(store)
+    loaded = CorpusIndex.load(store)
+    assert [d.text for d in loaded.documents] == [d.text for d in index.documents]
+    assert loaded.passages == index.passages and loaded.sentences == index.sentences
+    assert loaded.unit_tokens == index.unit_tokens
