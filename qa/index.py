@@ -390,10 +390,11 @@ def _publish(folder: Path, manifest: dict) -> None:
 
 
 def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
-    """Remove the data folders other than ``keep``, temporary manifests of interrupted saves and,
-    where the index replaced was of format 1, its data files."""
+    """Remove the data folders other than ``keep`` (a folder named so that holds anything but data
+    files is not one), temporary manifests of interrupted saves and, where the index replaced was
+    of format 1, its data files."""
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(DATA_PREFIX) and path.name != keep and path.is_dir():
+        if path.name.startswith(DATA_PREFIX) and path.name != keep and _holds_only_data(path):
             shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(".manifest.") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)
@@ -402,6 +403,10 @@ def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
         else:
             continue
         _kill_point("removing")
+
+
+def _holds_only_data(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and all(p.name in _FILES for p in path.iterdir())
 
 
 @contextmanager

@@ -186,9 +186,12 @@ def test_leftovers_of_interrupted_saves_are_ignored_then_removed(tmp_path):
     (store / "data-half-written").mkdir()
     (store / "data-half-written" / "vectors.npy").write_bytes(b"\x93NUMPY")
     (store / ".manifest.x1.tmp").write_text("{")
+    (store / "data-2024").mkdir()
+    (store / "data-2024" / "notes.txt").write_text("not an index's")
     assert names(CorpusIndex.load(store)) == ["a.txt", "b.txt"]
     CorpusIndex.build(DOCS[:1], CountingEncoder()).save(store)
-    assert sorted(p.name for p in store.iterdir()) == [".lock", data_files(store).name, "manifest.json"]
+    assert {p.name for p in store.iterdir()} == {".lock", "data-2024", data_files(store).name, "manifest.json"}
+    assert (store / "data-2024" / "notes.txt").read_text() == "not an index's"
 
 
 class Interrupted(BaseException):
