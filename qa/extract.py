@@ -253,7 +253,7 @@ def candidates(question: Question, sentence: str, weights: dict[str, float]) -> 
         return typed_candidates(question, sentence, weights)
     found = entity_candidates(question, sentence, weights)
     if question.kind is Kind.SPAN or not found:
-        aligned = aligned_candidate(question, sentence)
-        if aligned is None and sentence.strip():
-            found.append(Candidate(*_clean(sentence, 0, len(sentence)), 0.1))
+        start, end = _clean(sentence, 0, len(sentence))
+        if aligned_candidate(question, sentence) is None and sentence[start:end].strip():
+            found.append(Candidate(start, end, 0.1))  # the whole sentence, where it is more than marks
     return found

@@ -1,5 +1,9 @@
 """The searchable corpus: documents, passages, sentences, their vectors and keyword index;
-built incrementally and saved as a folder of plain files with a manifest."""
+built incrementally and saved as a folder of plain files with a manifest.
+
+A store folder holds ``manifest.json`` and the data folder it names (``data-…``). A save writes a
+new data folder, then replaces the manifest with one atomic rename, so the store always holds a
+complete index; the manifest carries the checksums of the data files and of itself."""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,8 +28,17 @@ from qa.splitter import split_sentences
 from qa.text import normalise, tokens
 from qa.types import Document, Passage, Sentence, Span
 
-FORMAT_VERSION = 1
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so saves into one store must not overlap there
+    fcntl = None
+
+FORMAT_VERSION = 2  # 2: the data files sit in the data folder the manifest names; 1: beside it
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
+SEAL = "manifest_sha256"  # the manifest's own checksum (of its other fields), from format 2 on
+DATA_PREFIX = "data-"
+LOCK = ".lock"
 _FILES = ("documents.jsonl", "passages.jsonl", "sentences.npy", "vectors.npy", "tokens.jsonl")
 ANN_FILE = "ann.faiss"  # the approximate index's graph, saved only for large collections
 
@@ -177,23 +192,38 @@ class CorpusIndex:
     # ---- saving -----------------------------------------------------------------------------
 
     def save(self, folder: str | Path) -> None:
-        """Write the index as a folder of plain files; the old folder is replaced only once the
-        new one is complete on disk."""
+        """Write the index into a new data folder inside ``folder``, then switch ``manifest.json``
+        to it with one atomic rename: a save stopped at any moment (even by SIGKILL or a power cut)
+        leaves the old index or the new one, never a mix. Data folders no manifest names — the one
+        replaced, leftovers of interrupted saves — are removed afterwards; nothing else in
+        ``folder`` is touched."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
-            self._write(tmp)
-            _replace_folder(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if folder.exists() and not folder.is_dir():
+            raise StoreError(f"{folder}: not a folder; name a folder for the index")
+        folder.mkdir(parents=True, exist_ok=True)
+        with _writer_lock(folder):
+            flat = _is_flat(folder)
+            data = Path(tempfile.mkdtemp(prefix=DATA_PREFIX, dir=folder))
+            try:
+                manifest = self._write(data)
+                _fsync_dir(folder)
+                _kill_point("written")
+                _publish(folder, {**manifest, "folder": data.name})
+            except BaseException:
+                shutil.rmtree(data, ignore_errors=True)
+                raise
+            _kill_point("published")
+            _remove_stale(folder, data.name, flat)
 
-    def _write(self, tmp: Path) -> None:
-        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
+    def _data_files(self) -> tuple[str, ...]:
+        return (*_FILES, ANN_FILE) if isinstance(self.store, FaissHNSWStore) else _FILES
+
+    def _write(self, data: Path) -> dict:
+        """Write the data files into ``data``, flushed to disk; return the manifest that describes them."""
+        with open(data / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in self.documents:
                 f.write(json.dumps({"name": d.name, "text": d.text}, ensure_ascii=False) + "\n")
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+        with open(data / "passages.jsonl", "w", encoding="utf-8") as f:
             for p in self.passages:
                 f.write(
                     json.dumps(
@@ -209,66 +239,80 @@ class CorpusIndex:
                     )
                     + "\n"
                 )
+        _kill_point("writing")
         np.save(
-            tmp / "sentences.npy",
+            data / "sentences.npy",
             np.array([(s.span.start, s.span.end, s.passage) for s in self.sentences], dtype=np.int64),
         )
-        np.save(tmp / "vectors.npy", self.vectors)
-        with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as f:
+        np.save(data / "vectors.npy", self.vectors)
+        with open(data / "tokens.jsonl", "w", encoding="utf-8") as f:
             for unit in self.unit_tokens:
                 f.write(json.dumps(unit, ensure_ascii=False) + "\n")
-        files = list(_FILES)
+        files = self._data_files()
         if isinstance(self.store, FaissHNSWStore):
-            self.store.save(tmp / ANN_FILE)
-            files.append(ANN_FILE)
-        manifest = {
+            self.store.save(data / ANN_FILE)
+        for name in files:
+            with open(data / name, "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(data)
+        return {
             "format_version": FORMAT_VERSION,
             "encoder": self.encoder_id,
             "dim": self.dim,
             "vector_store": self.store.kind,
             "documents": [info.__dict__ for info in self.document_infos()],
-            "checksums": {name: _sha256(tmp / name) for name in files},
+            "checksums": {name: _sha256(data / name) for name in files},
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        for name in (*files, MANIFEST):
-            with open(tmp / name, "rb") as f:
-                os.fsync(f.fileno())
 
     @classmethod
     def load(cls, folder: str | Path, encoder_id: str | None = None) -> CorpusIndex:
-        """Read a saved index; refuse one of another format or encoder, or one whose files changed."""
+        """Read a saved index; refuse one of another format or encoder, or one whose files changed.
+        A save that replaces the index while it is read makes the read start again on the new one."""
         folder = Path(folder)
         manifest = read_manifest(folder)
-        if manifest.get("format_version") != FORMAT_VERSION:
+        for _ in range(3):
+            try:
+                return cls._read(folder, manifest, encoder_id)
+            except StoreError:
+                latest = read_manifest(folder)
+                if latest == manifest:
+                    raise
+                manifest = latest
+        return cls._read(folder, manifest, encoder_id)
+
+    @classmethod
+    def _read(cls, folder: Path, manifest: dict, encoder_id: str | None) -> CorpusIndex:
+        if manifest.get("format_version") not in READABLE_FORMATS:
             raise StoreError(
                 f"{folder}: index format {manifest.get('format_version')!r}, this version reads "
-                f"{FORMAT_VERSION}; re-index with `qa index`"
+                f"{', '.join(map(str, READABLE_FORMATS))}; re-index with `qa index`"
             )
         if encoder_id is not None and manifest.get("encoder") != encoder_id:
             raise StoreError(
                 f"{folder}: built with encoder {manifest.get('encoder')!r}, not {encoder_id!r}; "
                 "re-index with this encoder or use the index's own"
             )
+        data = data_folder(folder, manifest)
         approximate = manifest.get("vector_store") == FaissHNSWStore.kind
         for name in (*_FILES, ANN_FILE) if approximate else _FILES:
-            if not (folder / name).is_file() or _sha256(folder / name) != manifest["checksums"].get(name):
+            if not (data / name).is_file() or _sha256(data / name) != manifest["checksums"].get(name):
                 raise StoreError(f"{folder}: {name} is missing or was changed since indexing; re-index with `qa index`")
         try:
-            with open(folder / "documents.jsonl", encoding="utf-8") as f:
+            with open(data / "documents.jsonl", encoding="utf-8") as f:
                 from qa.documents import make_document
 
                 documents = [make_document(r["name"], r["text"]) for r in map(json.loads, f)]
-            with open(folder / "passages.jsonl", encoding="utf-8") as f:
+            with open(data / "passages.jsonl", encoding="utf-8") as f:
                 passages = [
                     Passage(r["doc"], Span(r["start"], r["end"]), r["title"], tuple(r["section"]), r["item"])
                     for r in map(json.loads, f)
                 ]
-            rows = np.load(folder / "sentences.npy")
+            rows = np.load(data / "sentences.npy")
             sentences = [Sentence(passages[int(p)].doc, Span(int(a), int(b)), int(p)) for a, b, p in rows]
-            vectors = np.load(folder / "vectors.npy")
-            with open(folder / "tokens.jsonl", encoding="utf-8") as f:
+            vectors = np.load(data / "vectors.npy")
+            with open(data / "tokens.jsonl", encoding="utf-8") as f:
                 unit_tokens = [json.loads(line) for line in f]
-            store = FaissHNSWStore.load(folder / ANN_FILE) if approximate else None
+            store = FaissHNSWStore.load(data / ANN_FILE) if approximate else None
         except (OSError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             raise StoreError(
                 f"{folder}: unreadable index ({type(exc).__name__}: {exc}); re-index with `qa index`"
@@ -279,16 +323,46 @@ class CorpusIndex:
 
 
 def read_manifest(folder: Path) -> dict:
+    """The manifest of the index in ``folder``, refused when it is missing, unreadable or (from
+    format 2 on) changed since it was written."""
     path = folder / MANIFEST
     if not path.is_file():
-        raise StoreError(f"{folder}: no index here (no {MANIFEST}); build one with `qa index`")
+        raise StoreError(f"{folder}: no index here (no {MANIFEST}); build one with `qa index`{_old_store_hint(folder)}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{folder}: unreadable {MANIFEST} ({exc}); re-index with `qa index`") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("checksums"), dict):
         raise StoreError(f"{folder}: {MANIFEST} is not an index manifest; re-index with `qa index`")
+    if manifest.get("format_version") == FORMAT_VERSION and manifest.get(SEAL) != _seal_of(manifest):
+        raise StoreError(f"{folder}: {MANIFEST} was changed since indexing; re-index with `qa index`")
     return manifest
+
+
+def data_folder(folder: Path, manifest: dict) -> Path:
+    """Where the data files of the index in ``folder`` are: the data folder its manifest names
+    (format 2), else ``folder`` itself (format 1)."""
+    name = manifest.get("folder")
+    if name is None:
+        return folder
+    if not isinstance(name, str) or not name.startswith(DATA_PREFIX) or Path(name).name != name:
+        raise StoreError(f"{folder}: {MANIFEST} names no data folder of its own; re-index with `qa index`")
+    return folder / name
+
+
+def _seal_of(manifest: dict) -> str:
+    body = {key: value for key, value in manifest.items() if key != SEAL}
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _old_store_hint(folder: Path) -> str:
+    """Versions before format 2 renamed the old index aside while saving; point at one left there."""
+    old = folder.with_name(f".{folder.name}.old")
+    return (
+        f" (an interrupted save left the previous index in {old}: rename it to {folder})"
+        if (old / MANIFEST).is_file()
+        else ""
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -299,19 +373,70 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _replace_folder(new: Path, target: Path) -> None:
-    """Move ``new`` into place of ``target``: rename the old folder aside, rename the new one in,
-    then delete the old one."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-    os.rename(new, target)
-    fd = os.open(target.parent, os.O_RDONLY)
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_flat(folder: Path) -> bool:
+    """``folder`` holds a format-1 index: data files beside a manifest that names no data folder."""
+    try:
+        return "folder" not in read_manifest(folder)
+    except StoreError:
+        return False
+
+
+def _publish(folder: Path, manifest: dict) -> None:
+    """Make ``manifest`` (sealed) the store's manifest with one atomic rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**manifest, SEAL: _seal_of(manifest)}, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        _kill_point("publishing")
+        os.replace(tmp, folder / MANIFEST)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+
+
+def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
+    """Remove the data folders other than ``keep`` (a folder named so that holds anything but data
+    files is not one), temporary manifests of interrupted saves and, where the index replaced was
+    of format 1, its data files."""
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(DATA_PREFIX) and path.name != keep and _holds_only_data(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(".manifest.") and path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+        elif flat and path.name in (*_FILES, ANN_FILE):
+            path.unlink(missing_ok=True)
+        else:
+            continue
+        _kill_point("removing")
+
+
+def _holds_only_data(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and all(p.name in (*_FILES, ANN_FILE) for p in path.iterdir())
+
+
+@contextmanager
+def _writer_lock(folder: Path) -> Iterator[None]:
+    """One save at a time into ``folder``, across processes; the lock goes with the process."""
+    with open(folder / LOCK, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _kill_point(stage: str) -> None:
+    """Test hook: with ``QA_TEST_KILL_AT=<stage>`` in the environment the process SIGKILLs itself
+    here, so that a test can prove a save stopped at that stage leaves a loadable store. Stages, in
+    order: writing, written, publishing, published, removing."""
+    if os.environ.get("QA_TEST_KILL_AT") == stage:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))

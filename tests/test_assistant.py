@@ -122,3 +122,15 @@ def test_an_answer_says_where_its_time_went(report_assistant):
     stages = [t.analyse_ms, t.encode_ms, t.vector_ms, t.keyword_ms, t.answer_ms]
     assert all(ms >= 0 for ms in stages) and t.encode_ms > 0
     assert sum(stages) <= answer.latency_ms + 0.1
+
+
+def test_a_document_of_marks_alone_is_never_an_empty_answer():
+    """Found by tests/test_fuzz.py: 「什么？」 over a line 「。」 was found, with the answer ''."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+    from tests.test_index import CountingEncoder
+
+    assistant = Assistant.from_documents([make_document("d.txt", "。\n“”\n（）")], CountingEncoder())
+    for question in ("什么？", "“”是什么？", "多少"):
+        answer = assistant.ask(question)
+        assert not answer.found or answer.answer, answer

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,27 @@ def test_unreadable_store_is_a_clear_error(tmp_path):
     (tmp_path / "bad" / "manifest.json").write_text("garbage")
     done = qa("ask", "公布了多少个不予处罚事项？", "--store", str(tmp_path / "bad"), store=tmp_path / "bad")
     assert done.returncode == 2 and "re-index" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "truncated vectors.npy",
+        "a byte of documents.jsonl changed",
+        "passages.jsonl deleted",
+        "manifest.json cut short",
+        "a value in manifest.json edited",
+    ],
+)
+def test_a_tampered_store_is_refused_in_one_line(store, tmp_path, how):
+    from tests.test_index import TAMPERINGS
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    TAMPERINGS[how](copy)
+    done = qa("ask", "公布了多少个不予处罚事项？", "--store", str(copy), store=copy)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "re-index" in done.stderr
 
 
 def test_adding_a_gbk_document_to_the_store(store, tmp_path):

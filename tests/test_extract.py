@@ -101,3 +101,10 @@ def test_answer_type_nouns_are_not_required_words():
     words = [w for w, _ in entity_words(analyse("牡蒿在什么季节开花？"))]
     assert "季节" not in words and "牡蒿" in words
     assert "交通警察" in [w for w, _ in entity_words(analyse("全市有多少名交通警察？"))]
+
+
+@pytest.mark.parametrize("sentence", ["。", "“”", "（）", "，。", " \t "])
+def test_a_sentence_of_marks_alone_offers_no_empty_answer(sentence):
+    """Found by tests/test_fuzz.py: the whole-sentence fallback was the empty span [1, 1) of 「。」."""
+    for question in ("什么？", "这是什么？", "多少"):
+        assert all(c.start < c.end for c in candidates(analyse(question), sentence, {}))

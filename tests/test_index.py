@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.documents import make_document
-from qa.index import CorpusIndex, StoreError
+from qa.index import FORMAT_VERSION, CorpusIndex, StoreError, data_folder, read_manifest
 
 
 class CountingEncoder:
@@ -53,7 +55,7 @@ def test_save_and_load_round_trip_without_re_embedding(tmp_path):
     assert np.array_equal(loaded.vectors, index.vectors)
     assert loaded.unit_tokens == index.unit_tokens
     manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["dim"] == 64 and manifest["encoder"] == encoder.id
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["dim"] == 64 and manifest["encoder"] == encoder.id
     assert {d["name"]: d["content_hash"] for d in manifest["documents"]} == {d.name: d.content_hash for d in DOCS}
 
 
@@ -85,13 +87,47 @@ def test_refuses_another_format(tmp_path):
         CorpusIndex.load(tmp_path / "s")
 
 
-@pytest.mark.parametrize("victim", ["vectors.npy", "documents.jsonl", "tokens.jsonl"])
-def test_refuses_a_changed_or_truncated_file(tmp_path, victim):
-    CorpusIndex.build(DOCS, CountingEncoder()).save(tmp_path / "s")
-    path = tmp_path / "s" / victim
+def data_files(store: Path) -> Path:
+    """The data folder the store's manifest names."""
+    return data_folder(store, read_manifest(store))
+
+
+def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-7])
-    with pytest.raises(StoreError, match="re-index"):
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def edit_manifest_value(store: Path) -> None:
+    path = store / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["dim"] += 1
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+TAMPERINGS = {
+    "truncated vectors.npy": lambda store: truncate(data_files(store) / "vectors.npy"),
+    "truncated tokens.jsonl": lambda store: truncate(data_files(store) / "tokens.jsonl"),
+    "a byte of documents.jsonl changed": lambda store: flip_a_byte(data_files(store) / "documents.jsonl"),
+    "passages.jsonl deleted": lambda store: (data_files(store) / "passages.jsonl").unlink(),
+    "data folder deleted": lambda store: shutil.rmtree(data_files(store)),
+    "manifest.json cut short": lambda store: truncate(store / "manifest.json"),
+    "a value in manifest.json edited": edit_manifest_value,
+    "manifest.json deleted": lambda store: (store / "manifest.json").unlink(),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERINGS)
+def test_refuses_a_changed_truncated_or_missing_file(tmp_path, how):
+    CorpusIndex.build(DOCS, CountingEncoder()).save(tmp_path / "s")
+    TAMPERINGS[how](tmp_path / "s")
+    with pytest.raises(StoreError, match="re-index|build one") as refused:
         CorpusIndex.load(tmp_path / "s")
+    assert "\n" not in str(refused.value)
 
 
 def test_missing_or_garbage_store_is_a_clear_error(tmp_path):
@@ -130,7 +166,7 @@ def test_a_large_collection_gets_the_approximate_store_recorded_and_saved(tmp_pa
     assert loaded.store.kind == "faiss-hnsw-ip"
     query = encoder.encode_queries(["亮码检查率"])
     assert np.array_equal(loaded.store.search(query, 3).ids, index.store.search(query, 3).ids)
-    (tmp_path / "store" / "ann.faiss").write_bytes(b"damaged")
+    (data_files(tmp_path / "store") / "ann.faiss").write_bytes(b"damaged")
     with pytest.raises(StoreError, match="ann.faiss"):
         CorpusIndex.load(tmp_path / "store", encoder.id)
 
@@ -139,4 +175,98 @@ def test_a_small_collection_keeps_exact_search(tmp_path):
     index = CorpusIndex.build(DOCS, CountingEncoder())
     index.save(tmp_path / "store")
     assert json.loads((tmp_path / "store" / "manifest.json").read_text())["vector_store"] == "faiss-flat-ip"
-    assert not (tmp_path / "store" / "ann.faiss").exists()
+    assert not (data_files(tmp_path / "store") / "ann.faiss").exists()
+
+
+def names(index: CorpusIndex) -> list[str]:
+    return [d.name for d in index.documents]
+
+
+def make_flat_store(folder: Path) -> None:
+    """A store as format 1 saved it: the data files beside a manifest without a data folder or seal."""
+    CorpusIndex.build(DOCS, CountingEncoder()).save(folder)
+    manifest = read_manifest(folder)
+    data = data_folder(folder, manifest)
+    for path in data.iterdir():
+        path.rename(folder / path.name)
+    data.rmdir()
+    del manifest["folder"], manifest["manifest_sha256"]
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}), encoding="utf-8")
+
+
+def test_a_format_1_store_is_read_and_replaced_by_format_2_leaving_other_files(tmp_path):
+    store = tmp_path / "s"
+    make_flat_store(store)
+    (store / "notes.txt").write_text("mine")
+    assert names(CorpusIndex.load(store)) == ["a.txt", "b.txt"]
+    CorpusIndex.build(DOCS[:1], CountingEncoder()).save(store)
+    assert names(CorpusIndex.load(store)) == ["a.txt"]
+    assert read_manifest(store)["format_version"] == FORMAT_VERSION
+    left = sorted(p.name for p in store.iterdir())
+    assert left == [".lock", data_files(store).name, "manifest.json", "notes.txt"]
+
+
+def test_leftovers_of_interrupted_saves_are_ignored_then_removed(tmp_path):
+    store = tmp_path / "s"
+    CorpusIndex.build(DOCS, CountingEncoder()).save(store)
+    (store / "data-half-written").mkdir()
+    (store / "data-half-written" / "vectors.npy").write_bytes(b"\x93NUMPY")
+    (store / ".manifest.x1.tmp").write_text("{")
+    (store / "data-2024").mkdir()
+    (store / "data-2024" / "notes.txt").write_text("not an index's")
+    assert names(CorpusIndex.load(store)) == ["a.txt", "b.txt"]
+    CorpusIndex.build(DOCS[:1], CountingEncoder()).save(store)
+    assert {p.name for p in store.iterdir()} == {".lock", "data-2024", data_files(store).name, "manifest.json"}
+    assert (store / "data-2024" / "notes.txt").read_text() == "not an index's"
+
+
+class Interrupted(BaseException):
+    """Stands for a kill at a save stage (the real SIGKILL test is tests/test_crash.py)."""
+
+
+@pytest.mark.parametrize(
+    ("stage", "survivor"),
+    [("writing", "old"), ("written", "old"), ("publishing", "old"), ("published", "new"), ("removing", "new")],
+)
+def test_a_save_stopped_at_any_stage_leaves_the_old_or_the_new_index(tmp_path, monkeypatch, stage, survivor):
+    store = tmp_path / "s"
+    CorpusIndex.build(DOCS, CountingEncoder()).save(store)
+
+    def stop(at: str) -> None:
+        if at == stage:
+            raise Interrupted(at)
+
+    monkeypatch.setattr("qa.index._kill_point", stop)
+    with pytest.raises(Interrupted):
+        CorpusIndex.build(DOCS[:1], CountingEncoder()).save(store)
+    expected = ["a.txt", "b.txt"] if survivor == "old" else ["a.txt"]
+    assert names(CorpusIndex.load(store)) == expected
+    monkeypatch.undo()
+    CorpusIndex.build(DOCS[1:], CountingEncoder()).save(store)
+    assert names(CorpusIndex.load(store)) == ["b.txt"]
+    assert sorted(p.name for p in store.iterdir()) == [".lock", data_files(store).name, "manifest.json"]
+
+
+def test_a_load_overtaken_by_a_save_reads_the_new_index(tmp_path, monkeypatch):
+    store = tmp_path / "s"
+    CorpusIndex.build(DOCS, CountingEncoder()).save(store)
+    read = CorpusIndex._read.__func__
+    overtaken = []
+
+    def read_after_a_save(cls, folder, manifest, encoder_id):  # noqa: ANN001, ANN202
+        if not overtaken:
+            overtaken.append(True)
+            CorpusIndex.build(DOCS[:1], CountingEncoder()).save(folder)  # removes the data folder being read
+        return read(cls, folder, manifest, encoder_id)
+
+    monkeypatch.setattr(CorpusIndex, "_read", classmethod(read_after_a_save))
+    assert names(CorpusIndex.load(store)) == ["a.txt"]
+
+
+def test_save_refuses_a_file_for_a_store_and_points_at_an_old_index_left_aside(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="not a folder"):
+        CorpusIndex.build(DOCS, CountingEncoder()).save(tmp_path / "file")
+    make_flat_store(tmp_path / ".s.old")  # where versions before format 2 parked the old index mid-save
+    with pytest.raises(StoreError, match=r"\.s\.old: rename it to .*/s\)$"):
+        CorpusIndex.load(tmp_path / "s")
