@@ -17,7 +17,7 @@ from qa.index import CorpusIndex, read_manifest
 from qa.question import Kind, Question, analyse, entity_words
 from qa.retrieve import SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.splitter import clause_spans
-from qa.text import cjk_ratio, normalise
+from qa.text import cjk_ratio, is_cjk, normalise
 from qa.types import Answer, Quote, Source, Span, Timings
 
 MAX_QUESTION_CHARS = 2000
@@ -41,7 +41,8 @@ class QuestionError(ValueError):
 
 def clean_question(text: str) -> str:
     """The question without control characters and surplus spaces; raises ``QuestionError`` when
-    nothing is left or it is too long."""
+    nothing is left, it is too long, it has no letters or digits, or it is written mostly in a
+    script other than Chinese or Latin."""
     if not isinstance(text, str):
         raise QuestionError("the question must be text")
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
@@ -50,6 +51,11 @@ def clean_question(text: str) -> str:
         raise QuestionError("the question is empty")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(text)} characters long; ask in at most {MAX_QUESTION_CHARS}")
+    if not any(ch.isalnum() for ch in text):
+        raise QuestionError("the question has no words, only punctuation or symbols")
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ch < "\u0250" or is_cjk(ch) for ch in letters) < len(letters) / 2:
+        raise QuestionError("ask in Chinese or English; this question is written in another script")
     return text
 
 

@@ -195,17 +195,31 @@ def _compare(before: str, after: str, compare) -> int:  # noqa: ANN001
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import Library, serve
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``user:password`` → ``("user", "password")``; the password may hold colons."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user.strip() or not password:
+        raise CliError("--auth and QA_AUTH take user:password, both non-empty")
+    return user.strip(), password
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import LOOPBACK, Library, serve
+
+    auth = parse_auth(args.auth or os.environ.get("QA_AUTH"))
+    if args.host not in LOOPBACK and auth is None:
         print(
-            f"qa: warning: serving on {args.host}: anyone who reaches it can ask and read the documents",
+            f"qa: warning: serving on {args.host} without --auth: anyone who reaches it can ask and read the documents"
+            + ("" if args.read_only else ", and upload or remove them"),
             file=sys.stderr,
         )
-    library = Library(open_assistant(Path(args.store), args.encoder), Path(args.store))
-    print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-    serve(library, args.host, args.port)
+    library = Library(open_assistant(Path(args.store), args.encoder), Path(args.store), read_only=args.read_only)
+    mode = ", read-only" if args.read_only else ""
+    login = ", login required" if auth else ""
+    print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr)
+    serve(library, args.host, args.port, auth=auth)
     return 0
 
 
@@ -251,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    sv.add_argument("--auth", default=None, help="user:password for a login page and API (or set QA_AUTH)")
+    sv.add_argument("--read-only", action="store_true", help="refuse uploads and removals")
     sv.set_defaults(run=cmd_serve)
 
     from eval.bench import add_arguments

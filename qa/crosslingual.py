@@ -31,14 +31,20 @@ def _cedict_path() -> str | None:
         return None
 
 
-@lru_cache(maxsize=1)
 def english_to_chinese() -> dict[str, frozenset[str]]:
-    """English word → simplified Chinese words (2+ characters) whose short glosses contain it."""
+    """English word → simplified Chinese words (2+ characters) whose short glosses contain it.
+    Built once: threads that ask while it is being built wait for it instead of building it too."""
+    with _lock:
+        return _english_to_chinese()
+
+
+@lru_cache(maxsize=1)
+def _english_to_chinese() -> dict[str, frozenset[str]]:
     path = _cedict_path()
     if path is None:
         return {}
     table: dict[str, set[str]] = {}
-    with _lock, open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for line in f:
             if line.startswith("#"):
                 continue

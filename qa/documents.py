@@ -185,7 +185,7 @@ def read_document(path: str | Path) -> Document:
         text = decode_text(data, path.name)
         if suffix in (".html", ".htm"):
             text = html_to_text(text)
-    if not text.strip():
+    if not any(ch.isalnum() for ch in text):
         raise DocumentError(f"{path.name}: the document holds no text")
     return make_document(path.name, text)
 

@@ -14,6 +14,7 @@ from tests.test_app_api import free_port
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
+PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +67,8 @@ def test_ask_see_answer_and_source_card_then_upload_and_ask(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     ask(page, "那覆盖了多少个领域？", "14个")  # a follow-up, asked about the same topic
 
-    notes = tmp_path / "notes.txt"
-    notes.write_text("宁波市今年新建口袋公园45个。", encoding="utf-8")
+    notes = tmp_path / "notes.txt"  # a document that carries markup of its own: shown, never run or loaded
+    notes.write_text(f"宁波市今年新建口袋公园45个。{PAYLOAD.replace('1', '2')} ![t](x)", encoding="utf-8")
     page.get_by_role("button", name="Documents").click()
     panel = page.locator("#upload-files")
     panel.wait_for(state="visible", timeout=30_000)
@@ -77,6 +78,27 @@ def test_ask_see_answer_and_source_card_then_upload_and_ask(page, tmp_path):
     page.locator("#index-uploads").click()
     page.locator("#upload-status").get_by_text("✓ notes.txt").wait_for(timeout=60_000)
     upload_answer_ms = ask(page, "今年新建了多少个口袋公园？", "45个")
+    assert page.locator("blockquote mark", has_text="45个").last.is_visible()  # the quote still renders
+    assert page.evaluate("window.__pwned") is None and page.locator('img[src="x"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "chat-after-upload.png"), full_page=True)
     timings = f"page load {page.load_ms:.0f} ms; first answer {answer_ms:.0f} ms; upload {upload_answer_ms:.0f} ms"
     print("\n" + timings)
+
+
+def test_markup_in_a_question_is_shown_as_text_and_never_run(page):
+    replies = page.locator('[data-testid="bot"]')
+    before = replies.count()
+    box = page.locator("textarea").first
+    box.fill(f"{PAYLOAD}<script>window.__pwned=3</script>")
+    box.press("Enter")
+    page.locator('[data-testid="user"]', has_text=PAYLOAD).last.wait_for(timeout=30_000)  # the text, as typed
+    expect_count(replies, before + 1)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator('img[src="x"]').count() == 0 and page.locator(".message script").count() == 0
+    assert ask(page, "公布了多少个不予处罚事项？", "106个") > 0  # and the chat still answers
+
+
+def expect_count(locator, count: int) -> None:  # noqa: ANN001 - a Playwright locator
+    from playwright.sync_api import expect
+
+    expect(locator).to_have_count(count, timeout=30_000)

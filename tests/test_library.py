@@ -38,3 +38,13 @@ def test_a_failed_upload_changes_nothing(report_assistant, tmp_path):
     before = library.assistant
     assert library.add([("empty.md", empty)])[0].startswith("✗ empty.md")
     assert library.assistant is before
+
+
+def test_previous_questions_from_the_api_and_from_the_page():
+    from ui.app import _previous_questions, _shown_as_typed
+
+    api = [{"role": "user", "content": "<b>公布了</b>？"}, {"role": "assistant", "content": "**106个**"}]
+    shown = _shown_as_typed(api[0])
+    assert shown["content"] == "&lt;b&gt;公布了&lt;/b&gt;？" and _shown_as_typed(api[1]) is api[1]
+    page = [{"role": "user", "content": [{"type": "text", "text": shown["content"]}]}, api[1]]
+    assert _previous_questions(api) == _previous_questions(page) == ["<b>公布了</b>？"]

@@ -39,3 +39,19 @@ def test_source_count_setting_and_language():
     text = render_answer(Answer("How many?", True, "106个", QUOTE, sources), max_sources=2)
     assert "[2]" in text and "[3]" not in text and "Sources:" in text
     assert language("How many 不予处罚 items?") == "en" and language("公布了多少个？") == "zh"
+
+
+def test_markup_in_documents_is_shown_never_rendered():
+    evil = "![t](http://x/p.png) [a](javascript:alert(1)) *b* <img src=x onerror=alert(1)>\n\n<script>x</script>"
+    source = Source("d_[x].md", "l|c", 0, len(evil), evil, 0.5)
+    quote = Quote("d_[x].md", "l|c", 0, len(evil), evil, 0, 3)
+    text = render_answer(Answer("What?", True, "![t", quote, (source,)))
+    assert "<img" not in text and "<script" not in text and "&lt;img src=x" in text
+    assert (
+        text.startswith("**!\\[t**")
+        and "> <mark>!\\[t</mark>\\](http://x/p.png) \\[a\\](javascript:alert(1)) \\*b\\*" in text
+    )
+    assert "— d\\_\\[x\\].md, l\\|c" in text
+    card = text.split("Sources:\n\n")[1]
+    assert "\n" not in card and card.endswith("</details>")  # one line: a blank line would end the HTML block
+    assert "&lt;/script&gt;" in card and "[x].md" in card  # no Markdown is read inside the card

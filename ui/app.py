@@ -8,14 +8,21 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable
+from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
-from qa.assistant import Assistant
+from qa.assistant import Assistant, QuestionError, clean_question
 from qa.conversation import with_context
-from qa.documents import SUFFIXES, DocumentError, make_document, read_document
+from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
 from qa.results import answer_record, unaskable_record
-from ui.render import render_answer
+from qa.types import Document
+from ui.render import inert_html, inert_markdown, render_answer
+
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+READ_ONLY = "✗ this server is read-only: documents cannot be added or removed"
+CONCURRENCY = 4  # questions answered at once; more only queue for the same 2 cores behind the GIL
 
 EXAMPLES = [
     "公布了多少个不予处罚事项？",
@@ -27,11 +34,13 @@ EXAMPLES = [
 
 class Library:
     """The assistant behind the chat. Replaced whole when documents change, so a question in
-    flight sees the old index or the new one, never half of each."""
+    flight sees the old index or the new one, never half of each: readers take no lock, writers
+    take one and swap the reference only once the new index is complete (and saved)."""
 
-    def __init__(self, assistant: Assistant, store: Path | None = None) -> None:
+    def __init__(self, assistant: Assistant, store: Path | None = None, read_only: bool = False) -> None:
         self._assistant = assistant
         self._store = store
+        self.read_only = read_only
         self._write_lock = threading.Lock()
 
     @property
@@ -39,7 +48,16 @@ class Library:
         return self._assistant
 
     def ask(self, question: str, sources: int = 5, previous: list[str] | None = None):  # noqa: ANN201
-        return self._assistant.ask(with_context(question, previous or []), sources=sources)
+        """Answer ``question``, a follow-up of the ``previous`` ones; an unaskable question is refused
+        before any context is added (so 「？？？」 is not asked as a follow-up), and unaskable previous
+        questions give no context."""
+        question = clean_question(question)
+        return self._assistant.ask(with_context(question, [p for p in previous or [] if askable(p)]), sources=sources)
+
+    def warm_up(self) -> None:
+        """Answer the examples once, so that no visitor waits for the encoder and the dictionaries to load."""
+        for question in EXAMPLES:
+            self._assistant.ask(question)
 
     def documents(self) -> list[list[Any]]:
         """One row a document: name, characters, passages."""
@@ -49,11 +67,13 @@ class Library:
         """Index uploaded files, given as (file name, path on disk); return one message a file.
         Files that cannot be read are reported and left out; the index changes only when at
         least one file was read, and the store is saved before the new index is served."""
+        if self.read_only:
+            return [READ_ONLY]
         documents, messages = [], []
         for name, path in uploads:
             safe = safe_name(name)
             try:
-                document = read_document(path)
+                document = read_upload(path)
             except DocumentError as exc:
                 messages.append(f"✗ {safe}: {str(exc).split(': ', 1)[-1]}")
                 continue
@@ -68,6 +88,8 @@ class Library:
         return messages
 
     def remove(self, name: str) -> str:
+        if self.read_only:
+            return READ_ONLY
         with self._write_lock:
             names = [d.name for d in self._assistant.index.documents]
             if name not in names:
@@ -81,6 +103,37 @@ class Library:
         return f"✓ removed {name}"
 
 
+def askable(question: str) -> bool:
+    try:
+        clean_question(question)
+    except QuestionError:
+        return False
+    return True
+
+
+def source_count(value: Any) -> int:
+    """How many sources to show: a whole number from 1 to 10, or 3 for anything that is not a number."""
+    try:
+        return min(max(int(value), 1), 10)
+    except (TypeError, ValueError, OverflowError):
+        return 3
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f}".removesuffix(".0") + " MB"
+
+
+def read_upload(path: Path) -> Document:
+    """``read_document``, with the size limit checked first and said in megabytes."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DocumentError(f"{path.name}: {exc.strerror or exc}") from None
+    if size > MAX_UPLOAD_BYTES:
+        raise DocumentError(f"{path.name}: {megabytes(size)} is over the {megabytes(MAX_UPLOAD_BYTES)} limit")
+    return read_document(path)
+
+
 def safe_name(name: str) -> str:
     """A file name with no folders, control characters or NULs: ``../../x.txt`` → ``x.txt``."""
     base = re.split(r"[\\/]", name)[-1]
@@ -89,46 +142,76 @@ def safe_name(name: str) -> str:
 
 
 def _previous_questions(history: list[Any]) -> list[str]:
+    """The user's earlier questions. Through the API a message's content is the text; from the page
+    it is a list of text parts, escaped as they were shown (see ``build_app``)."""
     questions = []
     for message in history or []:
-        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
-            questions.append(message["content"])
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            questions.append(content)
+        elif isinstance(content, list):
+            parts = [unescape(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            questions.extend(parts[:1])
     return questions
+
+
+def _shown_as_typed(message: Any) -> Any:
+    """A new user message with its HTML escaped, so that the chat shows it and never renders it."""
+    if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+        return {**message, "content": escape(message["content"])}
+    return message
+
+
+def _showing_user_messages_as_typed(chatbot):  # noqa: ANN001, ANN202 - a gradio Chatbot
+    """The chatbot, with new user messages escaped on their way to the page. (An instance wrapper, not
+    a subclass: gradio writes a stub file beside the module of every component subclass.)"""
+    postprocess = chatbot.postprocess
+
+    def shown(value):  # noqa: ANN001, ANN202 - gradio's message types
+        return postprocess(None if value is None else [_shown_as_typed(m) for m in value])
+
+    chatbot.postprocess = shown
+    return chatbot
 
 
 def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from qa.assistant import QuestionError
-
     def chat(message: str, history: list[Any], sources: float) -> str:
         try:
-            answer = library.ask(message, int(sources), _previous_questions(history))
+            answer = library.ask(message, source_count(sources), _previous_questions(history))
         except QuestionError as exc:
-            return f"⚠️ {exc}"
-        return render_answer(answer, int(sources))
+            return f"⚠️ {inert_html(str(exc))}"
+        return render_answer(answer, source_count(sources))
 
     def ask(question: str, sources: float = 5) -> dict[str, Any]:
         """The structured answer: the fields of a results-file line."""
         try:
-            return answer_record(library.ask(question, int(sources)))
+            return answer_record(library.ask(question, source_count(sources)))
         except QuestionError as exc:
             return unaskable_record(question, str(exc))
 
-    with gr.Blocks(title="qa-assistant", analytics_enabled=False) as demo:
+    # uploads land in gradio's cache folder: files older than a day are deleted every hour
+    with gr.Blocks(title="qa-assistant", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown("### Ask the documents — every answer is quoted and located")
         with gr.Accordion("Settings", open=False):
             sources = gr.Slider(1, 10, value=3, step=1, label="sources to show")
         gr.ChatInterface(
             chat,
-            chatbot=gr.Chatbot(height=560, label="chat"),
+            chatbot=_showing_user_messages_as_typed(
+                gr.Chatbot(height=560, label="chat", latex_delimiters=[], allow_tags=False)
+            ),
             additional_inputs=[sources],
             examples=[[e, 3] for e in EXAMPLES],
             api_name="chat",
             analytics_enabled=False,
         )
+        writable = not library.read_only
         with gr.Accordion("Documents", open=False):
+            gr.Markdown(READ_ONLY.removeprefix("✗ ").capitalize() + ".", visible=not writable, elem_id="read-only")
             table = gr.Dataframe(
                 library.documents,
                 headers=["document", "characters", "passages"],
@@ -136,35 +219,64 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 label="indexed documents",
             )
             files = gr.File(
-                file_count="multiple", file_types=list(SUFFIXES), label="upload documents", elem_id="upload-files"
+                file_count="multiple",
+                file_types=list(SUFFIXES),
+                label="upload documents",
+                elem_id="upload-files",
+                visible=writable,
             )
-            upload = gr.Button("Index the uploaded files", variant="primary", elem_id="index-uploads")
+            upload = gr.Button("Index the uploaded files", variant="primary", elem_id="index-uploads", visible=writable)
             status = gr.Markdown(elem_id="upload-status")
-            with gr.Row():
-                choice = gr.Dropdown([d[0] for d in library.documents()], label="document to remove")
+            with gr.Row(visible=writable):
+                # no document names in the component itself: gradio puts its choices into the API
+                # description, which the page embeds even before a login; they arrive on page load
+                choice = gr.Dropdown([], label="document to remove", allow_custom_value=True)
                 remove = gr.Button("Remove")
 
         def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
-            if not paths:
+            if not paths and not library.read_only:
                 return "Choose files first.", library.documents(), gr.update()
-            uploads = [(Path(p).name, Path(p)) for p in paths]
+            uploads = [(Path(p).name, Path(p)) for p in paths or []]
             messages = library.add(uploads, progress=lambda done, total: progress(done / max(total, 1), "indexing"))
             names = [d[0] for d in library.documents()]
-            return "\n\n".join(messages), library.documents(), gr.update(choices=names)
+            return "\n\n".join(inert_markdown(m) for m in messages), library.documents(), gr.update(choices=names)
 
         def on_remove(name: str | None):  # noqa: ANN202
-            message = library.remove(name) if name else "Choose a document first."
+            message = library.remove(name) if name or library.read_only else "Choose a document first."
             names = [d[0] for d in library.documents()]
-            return message, library.documents(), gr.update(choices=names, value=None)
+            return inert_markdown(message), library.documents(), gr.update(choices=names, value=None)
 
         upload.click(on_upload, [files], [status, table, choice], api_name="upload")
         remove.click(on_remove, [choice], [status, table, choice], api_name="remove")
         gr.api(ask, api_name="ask")
+        demo.load(
+            lambda: gr.update(choices=[d[0] for d in library.documents()]), None, choice, api_visibility="private"
+        )
     return demo
 
 
-def serve(library: Library, host: str = "127.0.0.1", port: int = 7860, block: bool = True):  # noqa: ANN201
+def serve(  # noqa: ANN201 - the launched gradio Blocks
+    library: Library,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    auth: tuple[str, str] | None = None,
+):
+    """Start the chat on ``host:port`` (loopback unless told otherwise), behind a login when
+    ``auth`` is given. Uploads over the size limit are cut off by the server; a read-only library
+    takes none at all."""
+    library.warm_up()
     demo = build_app(library)
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, quiet=True)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        quiet=True,
+        auth=auth,
+        auth_message="qa-assistant: sign in to ask the documents",
+        max_file_size=0 if library.read_only else MAX_UPLOAD_BYTES,
+        show_error=False,
+    )
     return demo

@@ -1,8 +1,15 @@
 """Rendering an ``Answer`` for the chat: Markdown with a little inline HTML, every document
-character escaped. Pure functions, in the question's language."""
+character escaped. Pure functions, in the question's language.
+
+Document text is made inert twice over: HTML-escaped everywhere, and in the Markdown lines (the
+answer, the quote, the place) its Markdown punctuation is backslash-escaped too, so that a document
+holding ``![x](http://…)`` or ``[a](javascript:…)`` shows those characters instead of an image or a
+link. Source cards are one-line HTML blocks (Markdown is not read inside them), so their newlines
+become ``<br>``: a blank line would end the block."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from qa.text import cjk_ratio
@@ -29,23 +36,36 @@ def language(question: str) -> str:
     return "zh" if cjk_ratio(question) >= 0.5 else "en"
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]~|$])")
+
+
+def inert_html(text: str) -> str:
+    """Text for inside an HTML block: escaped, on one line."""
+    return escape(text).replace("\r", "").replace("\n", "<br>")
+
+
+def inert_markdown(text: str) -> str:
+    """Text for a Markdown line: escaped as HTML, its Markdown punctuation escaped, on one line."""
+    return _MARKDOWN.sub(r"\\\1", inert_html(text))
+
+
 def highlighted_quote(quote: Quote) -> str:
-    """The quote, HTML-escaped, with the answer inside ``<mark>``."""
+    """The quote, made inert, with the answer inside ``<mark>``."""
     a, b = quote.answer_start - quote.start, quote.answer_end - quote.start
     text = quote.text
-    return f"{escape(text[:a])}<mark>{escape(text[a:b])}</mark>{escape(text[b:])}"
+    return f"{inert_markdown(text[:a])}<mark>{inert_markdown(text[a:b])}</mark>{inert_markdown(text[b:])}"
 
 
 def source_card(number: int, source: Source, quote: Quote | None, texts: dict[str, str]) -> str:
     """A numbered, expandable card: document and place, the whole passage with the quote marked."""
-    where = escape(source.locator or texts["start"])
-    body = escape(source.text)
+    where = inert_html(source.locator or texts["start"])
+    body = inert_html(source.text)
     if quote is not None and quote.doc == source.doc and source.start <= quote.start and quote.end <= source.end:
         a, b = quote.start - source.start, quote.end - source.start
-        body = f"{escape(source.text[:a])}<mark>{escape(source.text[a:b])}</mark>{escape(source.text[b:])}"
-    return (
-        f'<details class="source"><summary>[{number}] {escape(source.doc)} · {where}</summary><p>{body}</p></details>'
-    )
+        text = source.text
+        body = f"{inert_html(text[:a])}<mark>{inert_html(text[a:b])}</mark>{inert_html(text[b:])}"
+    doc = inert_html(source.doc)
+    return f'<details class="source"><summary>[{number}] {doc} · {where}</summary><p>{body}</p></details>'
 
 
 def render_answer(answer: Answer, max_sources: int = 3) -> str:
@@ -56,11 +76,11 @@ def render_answer(answer: Answer, max_sources: int = 3) -> str:
     if answer.found and answer.quote is not None:
         quote = answer.quote
         lines = [
-            f"**{escape(answer.answer or '')}**",
+            f"**{inert_markdown(answer.answer or '')}**",
             "",
             f"> {highlighted_quote(quote)}",
             "",
-            f"— {escape(quote.doc)}, {escape(quote.locator or texts['start'])}",
+            f"— {inert_markdown(quote.doc)}, {inert_markdown(quote.locator or texts['start'])}",
         ]
         cards = [source_card(i, s, quote, texts) for i, s in enumerate(sources, 1)]
         if cards:
