@@ -221,7 +221,7 @@ class Assistant:
             for i in self._passage_members[p]:
                 if i in by_sentence and i not in picks:
                     found = self._pick(q, [by_sentence[i]], top)
-                    if found is not None:
+                    if found is not None and found.hit.sentence == i:  # not a document's date line
                         picks[i] = found
         groups = [
             [(i, self.index.sentences[i].span, self._normalised_sentence(i)) for i in self._passage_members[p]]
@@ -233,7 +233,9 @@ class Assistant:
         if window is None:
             return None, pick
         inside = [found for i, found in picks.items() if window.first <= i <= window.last]
-        return window, max(inside, key=lambda found: found.total, default=pick)
+        if not inside:
+            return None, pick  # the answer lies elsewhere (a document's date line): quote around it
+        return window, max(inside, key=lambda found: found.total)
 
     def _normalised_sentence(self, i: int) -> str:
         s = self.index.sentences[i]

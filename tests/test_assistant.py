@@ -114,3 +114,14 @@ def test_sources_are_distinct_passages_with_the_quoted_one_first(report_assistan
     assert len(spans) == len(set(spans)) == 4
     first = answer.sources[0]
     assert first.start <= answer.quote.answer_start < answer.quote.answer_end <= first.end
+
+
+@pytest.mark.parametrize(
+    "question", ["这份报告是哪一天发布的？", "公布了多少个不予处罚事项？", "行政执法协调统筹机制目前在哪个区试点实施？"]
+)
+def test_the_quote_holds_the_answer_and_stays_short(report_assistant, question):
+    answer = report_assistant.ask(question)
+    quote = answer.quote
+    assert answer.found and quote is not None
+    assert quote.start <= quote.answer_start < quote.answer_end <= quote.end
+    assert answer.answer in quote.text and len(quote.text) <= 120
