@@ -19,6 +19,7 @@ from qa.retrieve import SentenceHit, combine, dense_search, keyword_search, rank
 from qa.splitter import clause_spans
 from qa.text import cjk_ratio, is_cjk, normalise
 from qa.types import Answer, Quote, Source, Span, Timings
+from qa.windows import Window, best_window
 
 MAX_QUESTION_CHARS = 2000
 SOURCES = 5
@@ -30,6 +31,8 @@ STRICT_COVERAGE = 0.75
 MIN_CROSS_LINGUAL_COSINE = 0.78
 QUOTE_CHARS = 120
 QUOTE_MIN_CHARS = 70
+WINDOW_PASSAGES = 3  # the quote is sought in the best passages, not only around the best sentence
+ANSWER_WEIGHT = 2.0  # of the best answer's score in a window, beside what the window covers of the question
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
@@ -90,6 +93,9 @@ class Assistant:
         self.index = index
         self.encoder = encoder
         self._corpus_cjk = cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+        self._passage_members: dict[int, list[int]] = {}
+        for i, s in enumerate(index.sentences):
+            self._passage_members.setdefault(s.passage, []).append(i)
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -168,6 +174,7 @@ class Assistant:
         pick = self._pick(q, hits)
         if pick is None:
             return done(False, reason=f"no {q.kind.value} answer in the passages that match the question")
+        window, pick = self._window(q, hits, pick)
         sentence = self.index.sentences[pick.hit.sentence]
         why_not = self._unsupported(q, pick, strict=bool(missing))
         if why_not:
@@ -179,9 +186,11 @@ class Assistant:
         fused = {h.sentence: h.score for h in hits}
         i = pick.hit.sentence
         backward = q.why or fused.get(i - 1, 0.0) > fused.get(i + 1, 0.0)
-        quote_span = widen_to_context(
-            quote_window(doc, sentence.span, answer_span, q), self._paragraph_sentences(i), backward
-        )
+        if window is None or len(window.span) > QUOTE_CHARS:
+            quote_span = quote_window(doc, sentence.span, answer_span, q)
+        else:
+            quote_span = window.span
+        quote_span = widen_to_context(quote_span, self._paragraph_sentences(i), backward)
         passage = self.index.passages[sentence.passage]
         quote = Quote(
             sentence.doc,
@@ -221,6 +230,43 @@ class Assistant:
             hi += 1
         return [s.span for s in sentences[lo : hi + 1]]
 
+    def _window(self, q: Question, hits: list[SentenceHit], pick: _Pick) -> tuple[Window | None, _Pick]:
+        """The run of neighbouring sentences to quote, in the best ``WINDOW_PASSAGES`` passages (and
+        the passage of ``pick``, the best answer overall), and the best answer inside it. A window
+        is judged by what it covers of the question and by the answer it holds: where the answer's
+        kind is plain (a number with its unit) that answer weighs much; where it is a free phrase,
+        little."""
+        top = hits[0].score or 1.0
+        passages = [p for p, _ in rank_passages(self.index, hits)[:WINDOW_PASSAGES]]
+        here = self.index.sentences[pick.hit.sentence].passage
+        if here not in passages:
+            passages.append(here)
+        by_sentence = {h.sentence: h for h in hits}
+        picks = {pick.hit.sentence: pick}
+        for p in passages:
+            for i in self._passage_members[p]:
+                if i in by_sentence and i not in picks:
+                    found = self._pick(q, [by_sentence[i]], top)
+                    if found is not None and found.hit.sentence == i:  # not a document's date line
+                        picks[i] = found
+        groups = [
+            [(i, self.index.sentences[i].span, self._normalised_sentence(i)) for i in self._passage_members[p]]
+            for p in passages
+        ]
+        retrieval = {h.sentence: h.score / top for h in hits}
+        answers = {i: ANSWER_WEIGHT * found.total for i, found in picks.items()}
+        window = best_window(groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers)
+        if window is None:
+            return None, pick
+        inside = [found for i, found in picks.items() if window.first <= i <= window.last]
+        if not inside:
+            return None, pick  # the answer lies elsewhere (a document's date line): quote around it
+        return window, max(inside, key=lambda found: found.total)
+
+    def _normalised_sentence(self, i: int) -> str:
+        s = self.index.sentences[i]
+        return normalise(self.index.text(s.doc, s.span))
+
     def _source(self, passage_index: int, score: float) -> Source:
         p = self.index.passages[passage_index]
         return Source(p.doc, p.locator, p.span.start, p.span.end, self.index.text(p.doc, p.span), round(score, 4))
@@ -245,7 +291,7 @@ class Assistant:
             words = [(w, name) for w, name in words if cjk_ratio(w) == script]
         return [(w, name) for w, name in words if not self._in_corpus(w)]
 
-    def _pick(self, q: Question, hits: list[SentenceHit]) -> _Pick | None:
+    def _pick(self, q: Question, hits: list[SentenceHit], top: float | None = None) -> _Pick | None:
         """The best answer span in the best sentences. Where no sentence holds a span of the kind
         asked (a 何时 answered by 「四国征伐后」, a 收视率 given without %), the next looser kind."""
         pool = hits[:READ_SENTENCES]
@@ -253,7 +299,7 @@ class Assistant:
             pool = [*pool, *self._document_dates(hits)]
         fallbacks = {Kind.PERCENT: (Kind.NUMBER, Kind.SPAN), Kind.DATE: (Kind.SPAN,), Kind.NUMBER: (Kind.SPAN,)}
         for kind in (q.kind, *fallbacks.get(q.kind, ())):
-            best = self._pick_of_kind(replace(q, kind=kind), pool, hits[0].score or 1.0)
+            best = self._pick_of_kind(replace(q, kind=kind), pool, top or hits[0].score or 1.0)
             if best is not None:
                 return best
         return None
@@ -328,7 +374,9 @@ def widen_to_context(quote: Span, sentences: list[Span], backward_first: bool = 
 
 def quote_window(doc: str, sentence: Span, answer: Span, q: Question) -> Span:
     """The clauses of the sentence around the answer: the clause that holds it, widened one
-    clause at a time towards the clause richest in question terms, up to ``QUOTE_CHARS``."""
+    clause at a time towards the clause richest in question terms, then filled up to
+    ``QUOTE_CHARS`` with the clauses that follow (an answer often goes on: a list, a description)
+    — or, for a why-question, with those before it, where a cause is given."""
     if len(sentence) <= QUOTE_CHARS:
         return sentence
     clauses = clause_spans(doc, sentence)
@@ -351,7 +399,22 @@ def quote_window(doc: str, sentence: Span, answer: Span, q: Question) -> Span:
         if not options:
             break
         _, _, lo, hi = max(options)
+    lo, hi = fill_clauses(clauses, lo, hi, QUOTE_CHARS, backward_first=q.why)
     start, end = clauses[lo].start, clauses[hi].end
     while end > start + 1 and doc[end - 1] in "，,、：:":
         end -= 1
     return Span(start, max(end, answer.end))
+
+
+def fill_clauses(clauses: list[Span], lo: int, hi: int, limit: int, backward_first: bool = False) -> tuple[int, int]:
+    """Clauses ``lo``..``hi`` widened one clause at a time — the next one first, or the one before
+    with ``backward_first`` — while they cover at most ``limit`` characters."""
+    while True:
+        after = hi + 1 < len(clauses) and clauses[hi + 1].end - clauses[lo].start <= limit
+        before = lo > 0 and clauses[hi].end - clauses[lo - 1].start <= limit
+        if after and not (backward_first and before):
+            hi += 1
+        elif before:
+            lo -= 1
+        else:
+            return lo, hi

@@ -141,3 +141,14 @@ def test_a_document_of_marks_alone_is_never_an_empty_answer():
     for question in ("什么？", "“”是什么？", "多少"):
         answer = assistant.ask(question)
         assert not answer.found or answer.answer, answer
+
+
+@pytest.mark.parametrize(
+    "question", ["这份报告是哪一天发布的？", "公布了多少个不予处罚事项？", "行政执法协调统筹机制目前在哪个区试点实施？"]
+)
+def test_the_quote_holds_the_answer_and_stays_short(report_assistant, question):
+    answer = report_assistant.ask(question)
+    quote = answer.quote
+    assert answer.found and quote is not None
+    assert quote.start <= quote.answer_start < quote.answer_end <= quote.end
+    assert answer.answer in quote.text and len(quote.text) <= 120

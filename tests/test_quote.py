@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qa.assistant import QUOTE_CHARS, QUOTE_MIN_CHARS, widen_to_context
+from qa.assistant import QUOTE_CHARS, QUOTE_MIN_CHARS, fill_clauses, widen_to_context
 from qa.splitter import sentence_spans
 from qa.types import Span
 
@@ -36,3 +36,26 @@ def test_widening_never_passes_the_cap_and_keeps_the_quote():
 def test_a_long_enough_quote_is_left_alone():
     long = Span(0, QUOTE_MIN_CHARS + 5)
     assert widen_to_context(long, [long]) == long
+
+
+def test_fill_clauses_goes_on_after_the_answer_then_back():
+    clauses = [Span(0, 30), Span(30, 60), Span(60, 90), Span(90, 150)]
+    assert fill_clauses(clauses, 1, 1, 90) == (0, 2)  # the next first, then the one before
+    assert fill_clauses(clauses, 1, 1, 90, backward_first=True) == (0, 2)
+    assert fill_clauses(clauses, 1, 1, 60, backward_first=True) == (0, 1)
+    assert fill_clauses(clauses, 1, 1, 60) == (1, 2)
+    assert fill_clauses(clauses, 3, 3, 50) == (3, 3)  # a clause over the limit is kept, not widened
+
+
+def test_a_long_sentence_is_quoted_on_past_the_answer():
+    from qa.assistant import quote_window
+    from qa.question import analyse
+
+    doc = (
+        "五月艾是菊科蒿属的植物，多年生草本，分布于越南、老挝、缅甸、泰国、" + "尼泊尔、菲律宾、印度、" * 12 + "等地。"
+    )
+    sentence = Span(0, len(doc))
+    answer = Span(doc.index("越南"), doc.index("越南") + 2)
+    quote = quote_window(doc, sentence, answer, analyse("五月艾分布在哪些地区？"))
+    assert quote.start <= answer.start and quote.end > answer.end + 20
+    assert len(quote) <= QUOTE_CHARS

@@ -1,0 +1,72 @@
+"""Choosing the run of sentences to quote: grams, local weights, coverage, runs and the best window."""
+
+from __future__ import annotations
+
+import math
+
+from qa.splitter import sentence_spans
+from qa.types import Span
+from qa.windows import best_window, content_grams, coverage, local_weights, runs, window_score
+
+TEXT = (
+    "斯氏腔吻鳕为鼠尾鳕科的其中一种。"
+    "斯氏腔吻鳕分布于南日本太平洋侧、中国南海。"
+    "生活在混浊的泥沙底质上，几乎是以多毛类为食。"
+    "斯氏腔吻鳕的体长可达32公分。"
+)
+
+
+def groups(text: str = TEXT) -> list[list[tuple[int, Span, str]]]:
+    return [[(i, s, text[s.start : s.end]) for i, s in enumerate(sentence_spans(text, 0, len(text)))]]
+
+
+def test_content_grams_are_chinese_bigrams_and_other_words():
+    assert content_grams("主要以多毛类为食") == {"主要", "要以", "以多", "多毛", "毛类", "类为", "为食"}
+    assert content_grams("gtk# binds gtk+ 3") == {"gtk", "binds"}
+    assert content_grams("鳕 a") == set()
+
+
+def test_local_weights_favour_what_few_candidates_share():
+    texts = ["斯氏腔吻鳕为鼠尾鳕科", "斯氏腔吻鳕分布于南海", "以多毛类为食"]
+    w = local_weights(["吻鳕", "为食", "没有"], texts)
+    assert set(w) == {"吻鳕", "为食"}  # a gram no candidate holds says nothing about which to quote
+    assert w["为食"] > w["吻鳕"] > 0
+    assert math.isclose(w["为食"], math.log(4 / 1.5))
+
+
+def test_coverage_is_the_weighted_share_held():
+    w = {"为食": 3.0, "吻鳕": 1.0}
+    assert coverage("以多毛类为食", w) == 0.75
+    assert coverage("斯氏腔吻鳕以多毛类为食", w) == 1.0
+    assert coverage("anything", {}) == 0.0
+
+
+def test_runs_stay_within_the_limit_but_keep_every_single_sentence():
+    spans = [Span(0, 50), Span(50, 100), Span(100, 300), Span(300, 320)]
+    assert runs(spans, 120) == [(0, 0), (0, 1), (1, 1), (2, 2), (3, 3)]
+
+
+def test_fuller_windows_score_higher_only_up_to_the_limit():
+    assert window_score(1.0, 0.5, 100, 120) > window_score(1.0, 0.5, 40, 120)
+    assert window_score(1.0, 0.5, 300, 120) == window_score(1.0, 0.5, 120, 120)
+
+
+def test_the_window_that_holds_the_asked_for_words_wins_over_the_topic_sentence():
+    g = groups()
+    retrieval = {0: 1.0, 1: 0.9, 2: 0.9, 3: 0.85}  # the sentence that names the topic is retrieved best
+    # 斯氏腔吻鳕生活在什么样的底质上？ without its question word
+    window = best_window(g, retrieval, "斯氏腔吻鳕生活在 的底质上", 30)
+    assert window is not None and (window.first, window.last) == (2, 2)
+    assert best_window(g, retrieval, "斯氏腔吻鳕", 30).first == 0  # only the topic asked: retrieval decides
+
+
+def test_a_window_never_joins_two_groups():
+    g = groups()
+    split = [g[0][:2], g[0][2:]]
+    window = best_window(split, {i: 1.0 for i in range(4)}, "分布 为食", 200)
+    assert window is not None
+    assert (window.first, window.last) in {(0, 1), (2, 3)}
+
+
+def test_no_candidates_no_window():
+    assert best_window([], {}, "什么", 120) is None
