@@ -176,7 +176,7 @@ class Assistant:
             return done(False, reason=f"no {q.kind.value} answer in the passages that match the question")
         window, pick = self._window(q, hits, pick)
         sentence = self.index.sentences[pick.hit.sentence]
-        why_not = self._unsupported(q, pick, strict=bool(missing))
+        why_not = self._unsupported(q, pick, [w for w, _ in missing])
         if why_not:
             if missing:
                 why_not = "the documents never mention " + "、".join(w for w, _ in missing)
@@ -328,10 +328,11 @@ class Assistant:
                 extra.append(SentenceHit(i, hits[0].score, 1.0, 0.0))
         return extra
 
-    def _unsupported(self, q: Question, pick: _Pick, strict: bool) -> str:
-        """Why the picked sentence does not answer the question, or "" when it may. ``strict``
-        where a noun of the question occurs nowhere in the documents: then the rest of the
-        question must be matched closely."""
+    def _unsupported(self, q: Question, pick: _Pick, missing: list[str]) -> str:
+        """Why the picked sentence does not answer the question, or "" when it may. Where a noun of
+        the question occurs nowhere in the documents (``missing``), the rest of the question must
+        be matched closely — unless the passage names the noun's head (本科毕业 → 毕业, 建筑风格 →
+        风格): then only a modifier is missing, as a question in other words than the text's has."""
         if pick.hit.keyword == 0.0 and pick.hit.dense == 1.0:
             return ""  # a document's own date line, picked for a question about the document
         if q.cjk == self._corpus_cjk:
@@ -341,14 +342,20 @@ class Assistant:
             weights = self._term_weights(q)
             total = sum(weights.values())
             covered = sum(w for t, w in weights.items() if t in context)
+            strict = any(not self._head_named(word, context) for word in missing)
             if total and covered / total < (STRICT_COVERAGE if strict else MIN_COVERAGE):
                 return "the best passage matches too few of the question's words"
         elif self._corpus_cjk:
-            missing, known = unsupported_words(q.text, self.index.normalised_text)
-            share = len(missing) / known if known else 0.0
+            unknown, known = unsupported_words(q.text, self.index.normalised_text)
+            share = len(unknown) / known if known else 0.0
             if share >= 0.5 or (share > 0.25 and pick.hit.dense < MIN_CROSS_LINGUAL_COSINE):
-                return "the documents never speak of " + ", ".join(missing)
+                return "the documents never speak of " + ", ".join(unknown)
         return ""
+
+    def _head_named(self, word: str, context: str) -> bool:
+        """Whether ``context`` holds the head of compound ``word``: a word of the documents, two
+        characters or more, that ends it (经纬度 → 纬度; never one character: 市长 is not 长)."""
+        return any(word[i:] in self.index.keywords and word[i:] in context for i in range(1, len(word) - 1))
 
 
 def widen_to_context(quote: Span, sentences: list[Span], backward_first: bool = False) -> Span:

@@ -83,3 +83,43 @@ def is_cjk(ch: str) -> bool:
 def cjk_ratio(text: str) -> float:
     letters = [ch for ch in text if ch.isalpha()]
     return sum(is_cjk(ch) for ch in letters) / len(letters) if letters else 0.0
+
+
+_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千]{2,}")
+
+
+def chinese_numeral_value(numeral: str) -> int | None:
+    """The value of a Chinese numeral written with 十/百/千 (二十三 → 23, 一百零五 → 105) or digit
+    by digit as years are (一九八四 → 1984); None for anything else (三四, 一一)."""
+    if numeral[0] in "百千":
+        return None
+    if not any(ch in _CN_UNIT for ch in numeral):
+        if len(numeral) == 4 and all(ch in _CN_DIGIT for ch in numeral):
+            return int("".join(str(_CN_DIGIT[ch]) for ch in numeral))
+        return None
+    total, digit, last_unit = 0, None, 10_000
+    for ch in numeral:
+        if ch in _CN_DIGIT:
+            if digit is not None and _CN_DIGIT[ch] != 0:
+                return None  # two digits in a row: 三四十
+            digit = _CN_DIGIT[ch] or None
+        else:
+            unit = _CN_UNIT[ch]
+            if unit >= last_unit:
+                return None
+            total += (digit if digit is not None else 1) * unit
+            digit, last_unit = None, unit
+    return total + (digit or 0)
+
+
+def arabic_numerals(text: str) -> str:
+    """``text`` with its Chinese numerals written in digits where they read unambiguously
+    (二十三岁 → 23岁), so that a question in one form finds a sentence in the other."""
+
+    def digits(match: re.Match[str]) -> str:
+        value = chinese_numeral_value(match.group())
+        return match.group() if value is None else str(value)
+
+    return _CN_NUMERAL.sub(digits, text)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from qa.text import arabic_numerals
 from qa.types import Span
 
 COVERAGE_WEIGHT = 0.25  # a window holding all the question's distinctive words, against the best retrieval score
@@ -93,9 +94,10 @@ def best_window(
     """The best window over ``groups`` — runs of consecutive sentences, each given as (corpus index,
     span, normalised text), a window never crossing from one group into the next. ``retrieval``
     holds each sentence's retrieval score scaled to the best (missing: 0); ``question`` is the
-    question's text without its question word."""
+    question's text without its question word. Numerals are compared in digits (23岁 finds 二十三岁)."""
+    groups = [[(i, span, arabic_numerals(text)) for i, span, text in group] for group in groups]
     texts = [text for group in groups for _, _, text in group]
-    weights = local_weights(content_grams(question), texts)
+    weights = local_weights(content_grams(arabic_numerals(question)), texts)
     best: Window | None = None
     for group in groups:
         spans = [span for _, span, _ in group]

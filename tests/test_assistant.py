@@ -152,3 +152,18 @@ def test_the_quote_holds_the_answer_and_stays_short(report_assistant, question):
     assert answer.found and quote is not None
     assert quote.start <= quote.answer_start < quote.answer_end <= quote.end
     assert answer.answer in quote.text and len(quote.text) <= 120
+
+
+def test_a_compound_missing_only_its_modifier_is_answered_one_missing_its_head_is_refused(encoder):
+    """建筑风格 never occurs, but its head 风格 does, beside the question's other words: answered.
+    门票价格 and 建筑师 name things the text never speaks of: refused."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+
+    text = "圣母教堂\n\n圣母教堂位于城市的北部，建于1712年。教堂是巴罗克风格，正面有四根圆柱。教堂内有壁画和雕刻。\n"
+    assistant = Assistant.from_documents([make_document("church.txt", text)], encoder)
+    answer = assistant.ask("教堂的建筑风格是什么？")
+    assert answer.found and "巴罗克风格" in answer.quote.text
+    for question in ("教堂的门票价格是多少？", "教堂的建筑师是谁？"):
+        answer = assistant.ask(question)
+        assert not answer.found and "never mention" in answer.reason

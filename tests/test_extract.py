@@ -95,6 +95,12 @@ def test_definition_and_why_questions_are_recognised():
     assert not analyse("公布了多少个不予处罚事项？").why and not analyse("公布了多少个不予处罚事项？").defines
 
 
+def test_the_question_word_is_taken_whole():
+    q = analyse("黄蝉的花是什么样子？")
+    assert (q.left, q.right) == ("黄蝉的花是", "")
+    assert analyse("何时开始改建？").right == "开始改建"
+
+
 def test_answer_type_nouns_are_not_required_words():
     from qa.question import entity_words
 

@@ -70,3 +70,9 @@ def test_a_window_never_joins_two_groups():
 
 def test_no_candidates_no_window():
     assert best_window([], {}, "什么", 120) is None
+
+
+def test_numerals_are_compared_in_digits():
+    text = "他十九岁时从军到了北方。他二十三岁时退伍。"
+    window = best_window(groups(text), {0: 1.0, 1: 1.0}, "他23岁时做了", 12)
+    assert window is not None and (window.first, window.last) == (1, 1)
