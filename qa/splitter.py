@@ -28,6 +28,7 @@ _LEADING_JUNK = re.compile(r"[\s•·●▪◆■□○◇\-*>]*")
 _ITEM = re.compile(rf"(?:(?<=[。；;！？!?\s])|^)([{_CN_NUM}]+是|其[{_CN_NUM}]+是|首先|其次|最后)")
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’\"』」）)]*|\n+")
 _CLAUSE_END = re.compile(r"[，,、：:]")
+_BRACKETS = (("(", ")"), ("（", "）"), ("{", "}"), ("[", "]"))
 _KEY_VALUE = re.compile(r"^[^\s:：]{1,8}[:：]\s*\S")
 
 
@@ -50,15 +51,30 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 def sentence_spans(text: str, start: int, end: int) -> list[Span]:
     """Sentences of ``text[start:end]``: cut after 。！？；?!; (and closing quotes) and at line
-    breaks; a sentence longer than ``MAX_SENTENCE_CHARS`` is cut again at its commas."""
+    breaks, never inside a title (《卡拉OK.LIVE!‧台北‧我》) nor at a half-width mark inside
+    brackets (-{zh-cn:宽叶毛毡苔;zh-hk:锦地罗}-); a sentence longer than ``MAX_SENTENCE_CHARS`` is
+    cut again at its commas."""
     spans: list[Span] = []
     pos = start
     for match in _SENTENCE_END.finditer(text, start, end):
+        if match.group().strip() and _enclosed(text, pos, match.start(), match.group()):
+            continue
         cut = match.end() if match.group().strip() else match.start()
         spans.extend(_cut_long(text, *_strip_span(text, pos, cut)))
         pos = match.end()
     spans.extend(_cut_long(text, *_strip_span(text, pos, end)))
     return spans
+
+
+def _enclosed(text: str, start: int, at: int, mark: str) -> bool:
+    """Whether a sentence mark at ``at`` stands inside a title opened since ``start`` (a sentence
+    never ends in 《》), or, for a half-width mark, inside brackets (often code or markup)."""
+    before = text[start:at]
+    if before.count("《") > before.count("》"):
+        return True
+    if mark[0] in ";!?":
+        return any(before.count(o) > before.count(c) for o, c in _BRACKETS)
+    return False
 
 
 def _cut_long(text: str, start: int, end: int) -> list[Span]:

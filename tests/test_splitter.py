@@ -132,6 +132,20 @@ def test_sentence_keeps_its_closing_quote() -> None:
     assert sentence_texts(text, sentence_spans(text, 0, len(text))) == ["他说:“今年任务已完成。”", "随后离开。"]
 
 
+def test_no_cut_inside_a_title_or_at_a_half_width_mark_inside_brackets() -> None:
+    text = "《卡拉OK.LIVE!‧台北‧我》是第六张专辑。又称-{zh-cn:宽叶;zh-hk:锦地罗}-，是植物(a;b)。下一句!"
+    assert sentence_texts(text, sentence_spans(text, 0, len(text))) == [
+        "《卡拉OK.LIVE!‧台北‧我》是第六张专辑。",
+        "又称-{zh-cn:宽叶;zh-hk:锦地罗}-，是植物(a;b)。",
+        "下一句!",
+    ]
+
+
+def test_an_unclosed_title_holds_a_sentence_only_to_the_line_end() -> None:
+    text = "他读《史记。然后走了。\n第二行。"
+    assert sentence_texts(text, sentence_spans(text, 0, len(text))) == ["他读《史记。然后走了。", "第二行。"]
+
+
 def test_sentence_spans_respect_bounds_and_strip_space() -> None:
     text = "前缀。  第一句。 第二句。后缀"
     start, end = text.index("第一句"), text.index("后缀")
