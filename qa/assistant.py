@@ -255,7 +255,7 @@ class Assistant:
         ]
         retrieval = {h.sentence: h.score / top for h in hits}
         answers = {i: ANSWER_WEIGHT * found.total for i, found in picks.items()}
-        window = best_window(groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers)
+        window = best_window(groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers, backward=q.why)
         if window is None:
             return None, pick
         inside = [found for i, found in picks.items() if window.first <= i <= window.last]

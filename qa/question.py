@@ -65,7 +65,7 @@ _DEFINES = re.compile(
     r"^(?:请问)?什么(?:是|叫|叫做)(.{1,20}?)[?？。]?$|^(.{1,20}?)(?:是|指|是指)(?:什么|何物|啥)(?:意思)?[?？。]?$"
     r"|^what (?:is|are) (?:an? |the )?(.{1,40}?)[?.]?$"
 )
-_WHY = re.compile(r"为什么|为何|何以|原因|缘故|理由|\bwhy\b")
+_WHY = re.compile(r"(?<![之称作成名叫译现视定改分变])为什么|为何|何以|原因|缘故|理由|\bwhy\b")
 _ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
 

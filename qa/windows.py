@@ -90,11 +90,14 @@ def best_window(
     question: str,
     max_chars: int,
     answers: Mapping[int, float] | None = None,
+    backward: bool = False,
 ) -> Window | None:
     """The best window over ``groups`` — runs of consecutive sentences, each given as (corpus index,
     span, normalised text), a window never crossing from one group into the next. ``retrieval``
     holds each sentence's retrieval score scaled to the best (missing: 0); ``question`` is the
-    question's text without its question word. Numerals are compared in digits (23岁 finds 二十三岁)."""
+    question's text without its question word. Numerals are compared in digits (23岁 finds 二十三岁).
+    With ``backward`` (a why-question: the cause is told before what it caused) a window is fuller
+    only by the sentences up to its best-retrieved one."""
     groups = [[(i, span, arabic_numerals(text)) for i, span, text in group] for group in groups]
     texts = [text for group in groups for _, _, text in group]
     weights = local_weights(content_grams(arabic_numerals(question)), texts)
@@ -104,10 +107,12 @@ def best_window(
         for a, b in runs(spans, max_chars):
             members = group[a : b + 1]
             joined = "\n".join(text for _, _, text in members)
-            chars = spans[b].end - spans[a].start
-            score = window_score(
-                max(retrieval.get(i, 0.0) for i, _, _ in members), coverage(joined, weights), chars, max_chars
-            )
+            best_retrieval = max(retrieval.get(i, 0.0) for i, _, _ in members)
+            last = b
+            if backward:  # what follows the sentence that matches best adds nothing
+                last = a + max(range(b - a + 1), key=lambda k: (retrieval.get(members[k][0], 0.0), -k))
+            chars = spans[last].end - spans[a].start
+            score = window_score(best_retrieval, coverage(joined, weights), chars, max_chars)
             if answers:
                 score += max((answers[i] for i, _, _ in members if i in answers), default=0.0)
             if best is None or score > best.score:

@@ -92,6 +92,7 @@ def test_definition_and_why_questions_are_recognised():
     assert analyse("什么是暴发户？").defines == "暴发户"
     assert analyse("乙酰胺是什么？").defines == "乙酰胺"
     assert analyse("为什么吉斯伯恩的畜牧业发达？").why
+    assert not analyse("阿閦佛又称之为什么？").why and not analyse("过敏反应表现为什么？").why
     assert not analyse("公布了多少个不予处罚事项？").why and not analyse("公布了多少个不予处罚事项？").defines
 
 

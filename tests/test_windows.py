@@ -76,3 +76,12 @@ def test_numerals_are_compared_in_digits():
     text = "他十九岁时从军到了北方。他二十三岁时退伍。"
     window = best_window(groups(text), {0: 1.0, 1: 1.0}, "他23岁时做了", 12)
     assert window is not None and (window.first, window.last) == (1, 1)
+
+
+def test_a_why_window_grows_towards_the_cause_before_the_matching_sentence():
+    text = "新芽萌发。所以到了七月，草原呈现碧草如茵的景致。幼笋可食用，秆可编竹篱。"
+    retrieval = {0: 0.6, 1: 1.0, 2: 0.5}
+    forward = best_window(groups(text), retrieval, "碧草如茵景致形成的", 35)
+    backward = best_window(groups(text), retrieval, "碧草如茵景致形成的", 35, backward=True)
+    assert forward is not None and (forward.first, forward.last) == (1, 2)
+    assert backward is not None and (backward.first, backward.last) == (0, 1)
