@@ -32,7 +32,11 @@ MIN_CROSS_LINGUAL_COSINE = 0.78
 QUOTE_CHARS = 120
 QUOTE_MIN_CHARS = 70
 WINDOW_PASSAGES = 3  # the quote is sought in the best passages, not only around the best sentence
-ANSWER_WEIGHT = 2.0  # of the best answer's score in a window, beside what the window covers of the question
+# The best answer's score in a window, beside what the window covers of the question, by the kind
+# asked: a number with its unit or a date is found by its kind and tells which window is meant; a
+# name less surely; a free phrase (什么, 哪些) is a weak sign.
+ANSWER_WEIGHT = 2.0
+ANSWER_WEIGHTS = {Kind.PLACE: 1.5, Kind.PERSON: 1.5, Kind.ENTITY: 0.75, Kind.SPAN: 0.75}
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
@@ -235,7 +239,7 @@ class Assistant:
         the passage of ``pick``, the best answer overall), and the best answer inside it. A window
         is judged by what it covers of the question and by the answer it holds: where the answer's
         kind is plain (a number with its unit) that answer weighs much; where it is a free phrase,
-        little."""
+        little. The words of the passages' titles say little: an article is about its title."""
         top = hits[0].score or 1.0
         passages = [p for p, _ in rank_passages(self.index, hits)[:WINDOW_PASSAGES]]
         here = self.index.sentences[pick.hit.sentence].passage
@@ -254,8 +258,12 @@ class Assistant:
             for p in passages
         ]
         retrieval = {h.sentence: h.score / top for h in hits}
-        answers = {i: ANSWER_WEIGHT * found.total for i, found in picks.items()}
-        window = best_window(groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers, backward=q.why)
+        weight = ANSWER_WEIGHTS.get(q.kind, ANSWER_WEIGHT)
+        answers = {i: weight * found.total for i, found in picks.items()}
+        topics = {normalise(self.index.passages[p].title) for p in passages}
+        window = best_window(
+            groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers, backward=q.why, topics=topics
+        )
         if window is None:
             return None, pick
         inside = [found for i, found in picks.items() if window.first <= i <= window.last]

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from qa.text import arabic_numerals
 from qa.types import Span
 
-COVERAGE_WEIGHT = 0.25  # a window holding all the question's distinctive words, against the best retrieval score
+COVERAGE_WEIGHT = 0.5  # a window holding all the question's distinctive words, against the best retrieval score
 LENGTH_WEIGHT = 0.15  # per unit of log length: e ≈ 2.7 times longer weighs as much as 0.15 of retrieval
 MAX_WINDOW_SENTENCES = 6
+TOPIC_DISCOUNT = 0.2  # of a word of the documents' titles: an article is about its title throughout
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[^\W_]+")
@@ -91,6 +92,7 @@ def best_window(
     max_chars: int,
     answers: Mapping[int, float] | None = None,
     backward: bool = False,
+    topics: Iterable[str] = (),
 ) -> Window | None:
     """The best window over ``groups`` — runs of consecutive sentences, each given as (corpus index,
     span, normalised text), a window never crossing from one group into the next. ``retrieval``
@@ -101,6 +103,8 @@ def best_window(
     groups = [[(i, span, arabic_numerals(text)) for i, span, text in group] for group in groups]
     texts = [text for group in groups for _, _, text in group]
     weights = local_weights(content_grams(arabic_numerals(question)), texts)
+    topics = [arabic_numerals(t) for t in topics if t]
+    weights = {g: w * TOPIC_DISCOUNT if any(g in t for t in topics) else w for g, w in weights.items()}
     best: Window | None = None
     for group in groups:
         spans = [span for _, span, _ in group]

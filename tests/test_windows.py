@@ -85,3 +85,12 @@ def test_a_why_window_grows_towards_the_cause_before_the_matching_sentence():
     backward = best_window(groups(text), retrieval, "碧草如茵景致形成的", 35, backward=True)
     assert forward is not None and (forward.first, forward.last) == (1, 2)
     assert backward is not None and (backward.first, backward.last) == (0, 1)
+
+
+def test_the_words_of_a_title_tell_little_about_which_window_to_quote():
+    text = "鸡毛松是罗汉松科的一种，为特有种。树高可达55米。此树的用途广泛，木材可制成矛。"
+    retrieval = {0: 1.0, 1: 0.8, 2: 0.95}
+    question = "鸡毛松有 用途"  # 鸡毛松有什么用途？
+    assert best_window(groups(text), retrieval, question, 20).first == 0
+    window = best_window(groups(text), retrieval, question, 20, topics=["鸡毛松"])
+    assert window is not None and window.last == 2
