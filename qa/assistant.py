@@ -39,6 +39,7 @@ ANSWER_WEIGHT = 2.0
 ANSWER_WEIGHTS = {Kind.PLACE: 1.5, Kind.PERSON: 1.5, Kind.ENTITY: 0.75, Kind.SPAN: 0.75}
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
+_HOW_END = re.compile(r"(?:怎样|怎么样|如何)?的?[?？。]?$")
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
 
 
@@ -262,7 +263,14 @@ class Assistant:
         answers = {i: weight * found.total for i, found in picks.items()}
         topics = {normalise(self.index.passages[p].title) for p in passages}
         window = best_window(
-            groups, retrieval, f"{q.left} {q.right}", QUOTE_CHARS, answers, backward=q.why, topics=topics
+            groups,
+            retrieval,
+            f"{q.left} {q.right}",
+            QUOTE_CHARS,
+            answers,
+            backward=q.why,
+            topics=topics,
+            opener=q.defines or described(q),
         )
         if window is None:
             return None, pick
@@ -364,6 +372,16 @@ class Assistant:
         """Whether ``context`` holds the head of compound ``word``: a word of the documents, two
         characters or more, that ends it (经纬度 → 纬度; never one character: 市长 is not 长)."""
         return any(word[i:] in self.index.keywords and word[i:] in context for i in range(1, len(word) - 1))
+
+
+def described(q: Question) -> str:
+    """What a question asks to be described — 花 of 黄蝉的花是什么样子, 上部叶 of 长柄艾纳香的上部叶有什么特点 —
+    or "": a sentence that opens with it describes it."""
+    left = _HOW_END.sub("", q.left)
+    if q.why or q.numeric or "的" not in left or len(q.right) > 4:
+        return ""
+    thing = left.rsplit("的", 1)[1].rstrip("是有为在")
+    return thing if 0 < len(thing) <= 6 else ""
 
 
 def widen_to_context(quote: Span, sentences: list[Span], backward_first: bool = False) -> Span:

@@ -21,6 +21,7 @@ from qa.types import Span
 COVERAGE_WEIGHT = 0.5  # a window holding all the question's distinctive words, against the best retrieval score
 LENGTH_WEIGHT = 0.15  # per unit of log length: e ≈ 2.7 times longer weighs as much as 0.15 of retrieval
 MAX_WINDOW_SENTENCES = 6
+OPENER_BONUS = 0.2  # a window that opens with what the question asks to be described (花为…, 上部叶…)
 TOPIC_DISCOUNT = 0.2  # of a word of the documents' titles: an article is about its title throughout
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -93,6 +94,7 @@ def best_window(
     answers: Mapping[int, float] | None = None,
     backward: bool = False,
     topics: Iterable[str] = (),
+    opener: str = "",
 ) -> Window | None:
     """The best window over ``groups`` — runs of consecutive sentences, each given as (corpus index,
     span, normalised text), a window never crossing from one group into the next. ``retrieval``
@@ -119,6 +121,8 @@ def best_window(
             score = window_score(best_retrieval, coverage(joined, weights), chars, max_chars)
             if answers:
                 score += max((answers[i] for i, _, _ in members if i in answers), default=0.0)
+            if opener and members[0][2].startswith(opener):
+                score += OPENER_BONUS
             if best is None or score > best.score:
                 best = Window(members[0][0], members[-1][0], Span(spans[a].start, spans[b].end), score)
     return best

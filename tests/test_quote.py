@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from qa.assistant import QUOTE_CHARS, QUOTE_MIN_CHARS, fill_clauses, widen_to_context
+import pytest
+
+from qa.assistant import QUOTE_CHARS, QUOTE_MIN_CHARS, described, fill_clauses, widen_to_context
+from qa.question import analyse
 from qa.splitter import sentence_spans
 from qa.types import Span
 
@@ -59,3 +62,17 @@ def test_a_long_sentence_is_quoted_on_past_the_answer():
     quote = quote_window(doc, sentence, answer, analyse("五月艾分布在哪些地区？"))
     assert quote.start <= answer.start and quote.end > answer.end + 20
     assert len(quote) <= QUOTE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("黄蝉的花是什么样子？", "花"),
+        ("长柄艾纳香的上部叶有什么特点？", "上部叶"),
+        ("斯氏腔吻鳕的生活环境是怎样的？", "生活环境"),
+        ("公布了多少个不予处罚事项？", ""),  # a number is asked, not a description
+        ("为什么吉斯伯恩的畜牧业发达？", ""),
+    ],
+)
+def test_what_a_question_asks_to_be_described(question, thing):
+    assert described(analyse(question)) == thing

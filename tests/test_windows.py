@@ -94,3 +94,12 @@ def test_the_words_of_a_title_tell_little_about_which_window_to_quote():
     assert best_window(groups(text), retrieval, question, 20).first == 0
     window = best_window(groups(text), retrieval, question, 20, topics=["鸡毛松"])
     assert window is not None and window.last == 2
+
+
+def test_a_window_that_opens_with_the_thing_described_is_preferred():
+    text = "长柄艾纳香的下部叶具细柄，叶片倒卵形。上部叶小，无柄，边缘有锯齿。"
+    retrieval = {0: 1.0, 1: 1.0}
+    question = "长柄艾纳香的上部叶有 特点"
+    topics = ["长柄艾纳香"]
+    assert best_window(groups(text), retrieval, question, 20, topics=topics).first == 0
+    assert best_window(groups(text), retrieval, question, 20, topics=topics, opener="上部叶").first == 1
