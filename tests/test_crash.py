@@ -90,15 +90,16 @@ def check_old_or_new(store: Path, encoder) -> str:  # noqa: ANN001 - the session
 def test_qa_index_killed_at_any_moment_leaves_the_old_or_the_new_index(tmp_path, corpus, old_store, encoder):
     before = digests(corpus)
     outcomes: dict[str, str] = {}
-    whole_run = 0.0
+    runs = []
     for stage, survivor in SAVE_STAGES.items():
         store = tmp_path / f"stage-{stage}"
         shutil.copytree(old_store, store)
         code, took = index_in_subprocess(corpus, store, kill_at=stage)
         assert code == -signal.SIGKILL
-        whole_run = max(whole_run, took)
+        runs.append(took)
         outcomes[stage] = check_old_or_new(store, encoder)
         assert outcomes[stage] == survivor, (stage, outcomes[stage])
+    whole_run = max(runs[1:])  # the first run filled the embedding cache: the others are as long as those below
     rng = random.Random()
     for lo, hi in RANDOM_WINDOWS:
         delay = round(rng.uniform(lo, hi) * whole_run, 2)
