@@ -202,9 +202,13 @@ def aligned_candidate(question: Question, sentence: str) -> Candidate | None:
         start, end = lpos + len(left), rpos
         fit = min(1.0, (len(left) + len(right)) / 8)
     elif right and rpos > 0:
-        # the answer ends where the right anchor begins; take back to the clause start
-        cut = max(norm.rfind(p, 0, rpos) for p in "，,。；;、：:")
+        # the answer ends where the right anchor begins; take back to the clause start (a list
+        # 「慈溪、镇海等地」 is one answer), past a one-character left anchor (以 of 以哪些地方为试点)
+        cut = max(norm.rfind(p, 0, rpos) for p in "，,。；;：:")
         start, end = cut + 1, rpos
+        word = question.left.strip(_TRIM + "的了是")
+        if len(word) == 1 and norm[start : start + 1] == word:
+            start += 1
         fit = min(0.8, len(right) / 8)
     elif left:
         start = lpos + len(left)

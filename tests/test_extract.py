@@ -82,6 +82,11 @@ def test_entity_question_takes_the_span_between_anchors_without_quotes():
     assert best("技术员每日巡查工作纳入了什么平台闭环管理？", sentence) == "141"
 
 
+def test_a_list_is_one_answer():
+    sentence = "二是探索精准赋权与动态调整机制,以慈溪、镇海等地为试点,开展赋权镇街执法事项动态调整。"
+    assert best("以哪些地方为试点开展赋权镇街执法事项动态调整？", sentence) == "慈溪、镇海等地"
+
+
 def test_range_question():
     sentence = "慈溪市镇街赋权事项调整至215到218项之间,镇海区平均赋权事项由504项调整至338项。"
     answer = best("慈溪市镇街赋权事项调整到什么范围？", sentence)
