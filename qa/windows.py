@@ -101,7 +101,9 @@ def best_window(
     holds each sentence's retrieval score scaled to the best (missing: 0); ``question`` is the
     question's text without its question word. Numerals are compared in digits (23岁 finds 二十三岁).
     With ``backward`` (a why-question: the cause is told before what it caused) a window is fuller
-    only by the sentences up to its best-retrieved one."""
+    only by the sentences up to its best-retrieved one. Grams found in ``topics`` (the titles of the
+    passages) weigh ``TOPIC_DISCOUNT`` of their weight; a window whose first sentence opens with
+    ``opener`` (what the question asks to be described) gains ``OPENER_BONUS``."""
     groups = [[(i, span, arabic_numerals(text)) for i, span, text in group] for group in groups]
     texts = [text for group in groups for _, _, text in group]
     weights = local_weights(content_grams(arabic_numerals(question)), texts)
