@@ -17,7 +17,7 @@ from qa.index import CorpusIndex, read_manifest
 from qa.question import Kind, Question, analyse, entity_words
 from qa.retrieve import SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.splitter import clause_spans
-from qa.text import cjk_ratio, is_cjk, normalise
+from qa.text import cjk_ratio, is_cjk, normalise, tagged_words
 from qa.types import Answer, Quote, Source, Span, Timings
 from qa.windows import Window, best_window
 
@@ -271,6 +271,7 @@ class Assistant:
             backward=q.why,
             topics=topics,
             opener=q.defines or described(q),
+            words=[w for w, tag in tagged_words(q.norm) if len(w) == 1 and tag == "n" and is_cjk(w)],
         )
         if window is None:
             return None, pick

@@ -95,6 +95,7 @@ def best_window(
     backward: bool = False,
     topics: Iterable[str] = (),
     opener: str = "",
+    words: Iterable[str] = (),
 ) -> Window | None:
     """The best window over ``groups`` — runs of consecutive sentences, each given as (corpus index,
     span, normalised text), a window never crossing from one group into the next. ``retrieval``
@@ -103,10 +104,11 @@ def best_window(
     With ``backward`` (a why-question: the cause is told before what it caused) a window is fuller
     only by the sentences up to its best-retrieved one. Grams found in ``topics`` (the titles of the
     passages) weigh ``TOPIC_DISCOUNT`` of their weight; a window whose first sentence opens with
-    ``opener`` (what the question asks to be described) gains ``OPENER_BONUS``."""
+    ``opener`` (what the question asks to be described) gains ``OPENER_BONUS``. ``words`` are more
+    of the question's words to look for: its one-character nouns (花, 叶), which no bigram holds."""
     groups = [[(i, span, arabic_numerals(text)) for i, span, text in group] for group in groups]
     texts = [text for group in groups for _, _, text in group]
-    weights = local_weights(content_grams(arabic_numerals(question)), texts)
+    weights = local_weights(content_grams(arabic_numerals(question)) | set(words), texts)
     topics = [arabic_numerals(t) for t in topics if t]
     weights = {g: w * TOPIC_DISCOUNT if any(g in t for t in topics) else w for g, w in weights.items()}
     best: Window | None = None

@@ -103,3 +103,11 @@ def test_a_window_that_opens_with_the_thing_described_is_preferred():
     topics = ["长柄艾纳香"]
     assert best_window(groups(text), retrieval, question, 20, topics=topics).first == 0
     assert best_window(groups(text), retrieval, question, 20, topics=topics, opener="上部叶").first == 1
+
+
+def test_a_one_character_noun_of_the_question_counts_when_given():
+    text = "黄蝉是夹竹桃科的植物，原生于巴西。花为聚伞花序，鲜黄色。"
+    retrieval = {0: 1.0, 1: 0.95}
+    topics = ["黄蝉"]  # 黄蝉的花是什么样子？ over the article 黄蝉
+    assert best_window(groups(text), retrieval, "黄蝉的花是", 20, topics=topics).first == 0
+    assert best_window(groups(text), retrieval, "黄蝉的花是", 20, topics=topics, words=["花"]).first == 1
