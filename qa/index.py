@@ -41,6 +41,7 @@ DATA_PREFIX = "data-"
 LOCK = ".lock"
 _FILES = ("documents.jsonl", "passages.jsonl", "sentences.npy", "vectors.npy", "tokens.jsonl")
 ANN_FILE = "ann.faiss"  # the approximate index's graph, saved only for large collections
+_ANY_DATA_FILE = frozenset((*_FILES, ANN_FILE))
 
 
 class StoreError(RuntimeError):
@@ -215,9 +216,6 @@ class CorpusIndex:
             _kill_point("published")
             _remove_stale(folder, data.name, flat)
 
-    def _data_files(self) -> tuple[str, ...]:
-        return (*_FILES, ANN_FILE) if isinstance(self.store, FaissHNSWStore) else _FILES
-
     def _write(self, data: Path) -> dict:
         """Write the data files into ``data``, flushed to disk; return the manifest that describes them."""
         with open(data / "documents.jsonl", "w", encoding="utf-8") as f:
@@ -248,7 +246,7 @@ class CorpusIndex:
         with open(data / "tokens.jsonl", "w", encoding="utf-8") as f:
             for unit in self.unit_tokens:
                 f.write(json.dumps(unit, ensure_ascii=False) + "\n")
-        files = self._data_files()
+        files = _data_file_names(self.store.kind)
         if isinstance(self.store, FaissHNSWStore):
             self.store.save(data / ANN_FILE)
         for name in files:
@@ -294,7 +292,7 @@ class CorpusIndex:
             )
         data = data_folder(folder, manifest)
         approximate = manifest.get("vector_store") == FaissHNSWStore.kind
-        for name in (*_FILES, ANN_FILE) if approximate else _FILES:
+        for name in _data_file_names(manifest.get("vector_store")):
             if not (data / name).is_file() or _sha256(data / name) != manifest["checksums"].get(name):
                 raise StoreError(f"{folder}: {name} is missing or was changed since indexing; re-index with `qa index`")
         try:
@@ -320,6 +318,12 @@ class CorpusIndex:
         if vectors.shape != (len(sentences), manifest.get("dim")):
             raise StoreError(f"{folder}: vectors do not match the manifest; re-index with `qa index`")
         return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens, store)
+
+
+def _data_file_names(store_kind: str | None) -> tuple[str, ...]:
+    """The data files of an index whose vector store is of ``store_kind``: an approximate store
+    keeps its graph beside the others."""
+    return (*_FILES, ANN_FILE) if store_kind == FaissHNSWStore.kind else _FILES
 
 
 def read_manifest(folder: Path) -> dict:
@@ -414,7 +418,7 @@ def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(".manifest.") and path.name.endswith(".tmp"):
             path.unlink(missing_ok=True)
-        elif flat and path.name in (*_FILES, ANN_FILE):
+        elif flat and path.name in _ANY_DATA_FILE:
             path.unlink(missing_ok=True)
         else:
             continue
@@ -422,7 +426,7 @@ def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
 
 
 def _holds_only_data(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink() and all(p.name in (*_FILES, ANN_FILE) for p in path.iterdir())
+    return path.is_dir() and not path.is_symlink() and all(p.name in _ANY_DATA_FILE for p in path.iterdir())
 
 
 @contextmanager
