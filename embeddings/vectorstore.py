@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Self
 
 import numpy as np
 
@@ -41,17 +41,12 @@ class VectorStore(Protocol):
     def search(self, queries: np.ndarray, k: int) -> Neighbours: ...
 
 
-class FaissFlatStore:
-    """Exact inner-product search with ``faiss.IndexFlatIP``."""
+class _FaissStore:
+    """What the FAISS stores share: a FAISS index (``_index``) of ``dim``-dimensional vectors whose
+    ids are the order they were added in."""
 
-    kind = "faiss-flat-ip"
-
-    def __init__(self, dim: int) -> None:
-        import faiss
-
-        if dim <= 0:
-            raise ValueError(f"dimension must be positive, got {dim}")
-        self._index = faiss.IndexFlatIP(dim)
+    kind: str
+    _index: Any
 
     @property
     def dim(self) -> int:
@@ -62,6 +57,24 @@ class FaissFlatStore:
 
     def add(self, vectors: np.ndarray) -> None:
         self._index.add(_checked(vectors, self.dim))
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray) -> Self:
+        store = cls(vectors.shape[1])
+        if len(vectors):
+            store.add(vectors)
+        return store
+
+
+class FaissFlatStore(_FaissStore):
+    """Exact inner-product search with ``faiss.IndexFlatIP``."""
+
+    kind = "faiss-flat-ip"
+
+    def __init__(self, dim: int) -> None:
+        import faiss
+
+        self._index = faiss.IndexFlatIP(_positive(dim))
 
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
         return _search(self._index.search, self.dim, len(self), queries, k)
@@ -71,15 +84,8 @@ class FaissFlatStore:
         """Memory held by the index: the vectors."""
         return len(self) * self.dim * 4
 
-    @classmethod
-    def from_vectors(cls, vectors: np.ndarray) -> FaissFlatStore:
-        store = cls(vectors.shape[1])
-        if len(vectors):
-            store.add(vectors)
-        return store
 
-
-class FaissHNSWStore:
+class FaissHNSWStore(_FaissStore):
     """Approximate inner-product search with a FAISS HNSW graph (``IndexHNSWFlat``): sub-linear
     search for large collections; ``ef_search`` trades speed for recall."""
 
@@ -88,21 +94,9 @@ class FaissHNSWStore:
     def __init__(self, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION) -> None:
         import faiss
 
-        if dim <= 0:
-            raise ValueError(f"dimension must be positive, got {dim}")
-        self._index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        self._index = faiss.IndexHNSWFlat(_positive(dim), m, faiss.METRIC_INNER_PRODUCT)
         self._index.hnsw.efConstruction = ef_construction
         self.ef_search = HNSW_EF_SEARCH
-
-    @property
-    def dim(self) -> int:
-        return int(self._index.d)
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
-
-    def add(self, vectors: np.ndarray) -> None:
-        self._index.add(_checked(vectors, self.dim))
 
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
         import faiss
@@ -134,11 +128,14 @@ class FaissHNSWStore:
 def store_for(vectors: np.ndarray, approximate_from: int | None = None) -> FaissFlatStore | FaissHNSWStore:
     """Exact search for a collection smaller than ``approximate_from`` (``APPROXIMATE_FROM``),
     HNSW from there on."""
-    if len(vectors) < (APPROXIMATE_FROM if approximate_from is None else approximate_from):
-        return FaissFlatStore.from_vectors(vectors)
-    store = FaissHNSWStore(vectors.shape[1])
-    store.add(vectors)
-    return store
+    exact = len(vectors) < (APPROXIMATE_FROM if approximate_from is None else approximate_from)
+    return (FaissFlatStore if exact else FaissHNSWStore).from_vectors(vectors)
+
+
+def _positive(dim: int) -> int:
+    if dim <= 0:
+        raise ValueError(f"dimension must be positive, got {dim}")
+    return dim
 
 
 def _checked(vectors: np.ndarray, dim: int) -> np.ndarray:
