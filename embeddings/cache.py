@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, WrappedEncoder
 
 _LOOKUP_BATCH = 500
 
@@ -81,23 +81,16 @@ class EmbeddingCache:
             self._connection = None
 
 
-class CachedEncoder:
+class CachedEncoder(WrappedEncoder):
     """An encoder whose passage vectors go through an ``EmbeddingCache``; questions are always
     encoded afresh. It has the wrapped encoder's id, so indexes cannot tell the two apart."""
 
     def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
-        self.encoder = encoder
+        super().__init__(encoder)
         self.cache = cache
         self.hits = 0
         self.misses = 0
         self.error: str | None = None
-
-    @property
-    def id(self) -> str:
-        return self.encoder.id
-
-    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return self.encoder.encode_queries(texts, progress=progress)
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         if self.error is None:
@@ -106,7 +99,7 @@ class CachedEncoder:
             except (sqlite3.Error, OSError) as exc:  # a broken cache must not stop indexing
                 self.error = f"embedding cache {self.cache.path} unusable ({exc}); indexing without it"
                 print(f"qa: warning: {self.error}", file=sys.stderr)
-        return self.encoder.encode_passages(texts, progress=progress)
+        return super().encode_passages(texts, progress=progress)
 
     def _encode_through_cache(self, texts: Sequence[str], progress: Callable[[int], None] | None) -> np.ndarray:
         keys = [cache_key(self.id, t) for t in texts]

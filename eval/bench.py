@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.cache import CachedEncoder, EmbeddingCache
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, WrappedEncoder
 from qa.retrieve import DENSE_K, KEYWORD_K
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,24 +134,17 @@ def describe_machine() -> dict[str, Any]:
     }
 
 
-class TimedEncoder:
+class TimedEncoder(WrappedEncoder):
     """An encoder that adds up the time spent embedding passages (to tell indexing overhead)."""
 
     def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
+        super().__init__(encoder)
         self.seconds = 0.0
-
-    @property
-    def id(self) -> str:
-        return self.encoder.id
-
-    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return self.encoder.encode_queries(texts, progress=progress)
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         started = time.perf_counter()
         try:
-            return self.encoder.encode_passages(texts, progress=progress)
+            return super().encode_passages(texts, progress=progress)
         finally:
             self.seconds += time.perf_counter() - started
 
