@@ -101,15 +101,15 @@ def test_qa_index_killed_at_any_moment_leaves_the_old_or_the_new_index(tmp_path,
         assert outcomes[stage] == survivor, (stage, outcomes[stage])
     whole_run = max(runs[1:])  # the first run filled the embedding cache: the others are as long as those below
     rng = random.Random()
-    for lo, hi in RANDOM_WINDOWS:
+    for run, (lo, hi) in enumerate(RANDOM_WINDOWS):
         delay = round(rng.uniform(lo, hi) * whole_run, 2)
-        store = tmp_path / f"after-{delay}s"
+        store = tmp_path / f"random-{run}"  # two windows can round to the same delay on a fast machine
         shutil.copytree(old_store, store)
         code, _ = index_in_subprocess(corpus, store, kill_after=delay)
         assert code in (0, -signal.SIGKILL), code
         outcome = check_old_or_new(store, encoder)
         assert code == -signal.SIGKILL or outcome == "new"
-        outcomes[f"SIGKILL after {delay}s" if code else f"finished before {delay}s"] = outcome
+        outcomes[f"run {run}: " + (f"SIGKILL after {delay}s" if code else f"finished before {delay}s")] = outcome
     assert digests(corpus) == before, "the documents were modified"
 
     store = tmp_path / "stage-publishing"  # an orphan data folder and a temporary manifest are left there
