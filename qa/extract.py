@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qa.question import _UNIT_ALT, Kind, Question
+from qa.question import _UNIT_ALT, Kind, Question, entity_words
 from qa.text import normalise_aligned, tagged_words
 
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+)"
@@ -31,7 +31,15 @@ _LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "�
 _NAME_TAGS = {Kind.PLACE: ("ns",), Kind.PERSON: ("nr", "nrfg", "nrt")}
 _QUOTED_RE = re.compile(r"“([^”]{1,30})”|《([^》]{1,40})》|「([^」]{1,30})」|\"([^\"]{1,30})\"")
 MAX_SPAN_CHARS = 40
+FLIPPED = 0.6  # alignment credit for a question word found on the other side of the span
+FLIPPED_COUNTED = 0.9  # … for the words after 多少 in a question asking for a number
 _CLAUSE_MARKS = set("，,、；;：:。！？!?")
+_SUBJECT_MARKS = "，,；;。！？!?"  # a clause keeps its subject across 、 and ：
+OTHER_SUBJECT = 0.3
+CHANGE_ROLE = 0.2  # the value before or after a change (由504项调整至338项), as the question asks
+_CHANGED_TO = re.compile(
+    rf"(?:由|从)\s*{_RANGE}[^，,。；;！？!?]{{0,20}}?(?:至|到|为|成)\s*$"
+)  # a number in a clause without the place or person asked about loses this share
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,9 @@ def alignment(sentence_norm: str, start: int, end: int, question: Question, weig
     spots = _term_positions(sentence_norm, (t for t, _ in question.sides))
     total = got = 0.0
     for term, qdist in question.sides:
+        # what 多少项 counts stands after it in the question, and on either side of a number in
+        # the text: 「新增…事项18项」 as often as 「推出106个…事项」
+        flipped = FLIPPED_COUNTED if question.numeric and qdist > 0 else FLIPPED
         weight = weights.get(term, 1.0) / (1.0 + (abs(qdist) - 1) / 8.0)
         total += weight
         best = 0.0
@@ -101,14 +112,15 @@ def alignment(sentence_norm: str, start: int, end: int, question: Question, weig
             lo, hi = (e, start) if side < 0 else (end, s)
             crossed = sum(1 for m in marks if lo <= m < hi)
             same = side == 0 or (side < 0) == (qdist < 0)
-            best = max(best, (1.0 if same else 0.6) * 0.5**crossed / (1.0 + gap / 40.0))
+            best = max(best, (1.0 if same else flipped) * 0.5**crossed / (1.0 + gap / 40.0))
         got += weight * best
     return got / total if total else 0.0
 
 
 def _anchor_length(context: str, sentence_norm: str, lo: int, hi: int, at_end: bool) -> int:
     """Length of the longest piece of ``context`` — taken at its end (or start), after skipping up
-    to two characters there — that occurs in the sentence ending (or starting) within [lo, hi]."""
+    to two characters there — that occurs in the sentence ending (or starting) within [lo, hi],
+    with no clause mark between it and the span."""
     context = context.strip(_TRIM)
     for size in range(min(len(context), 12), 1, -1):
         for skip in range(0, 3):
@@ -116,6 +128,9 @@ def _anchor_length(context: str, sentence_norm: str, lo: int, hi: int, at_end: b
                 break
             piece = context[len(context) - skip - size : len(context) - skip] if at_end else context[skip : skip + size]
             for where in range(max(0, lo), min(hi, len(sentence_norm)) + 1):
+                gap = sentence_norm[where:hi] if at_end else sentence_norm[lo:where]
+                if any(ch in _CLAUSE_MARKS for ch in gap):
+                    continue  # 「199名,驻点律师」: words past a comma belong to the next item
                 if at_end and sentence_norm.endswith(piece, 0, where):
                     return size - skip // 2
                 if not at_end and sentence_norm.startswith(piece, where):
@@ -147,14 +162,51 @@ def _near(norm: str, start: int, end: int, question: Question, weights: dict[str
     return 0.5 * alignment(norm, start, end, question, weights) + 0.5 * adjacency(norm, start, end, question)
 
 
+def subject_share(sentence_norm: str, start: int, end: int, names: Iterable[str]) -> float:
+    """0..1: of the question's names that the sentence uses, the share in the span's own clause.
+    「慈溪市…调整至215到218项,镇海区…由504项调整至338项」 asked about 镇海区: 338项, not 215到218项."""
+    present = [n for n in names if n in sentence_norm]
+    if not present:
+        return 1.0
+    lo = max((sentence_norm.rfind(p, 0, start) for p in _SUBJECT_MARKS), default=-1) + 1
+    found = [sentence_norm.find(p, end) for p in _SUBJECT_MARKS]
+    hi = min((i for i in found if i >= 0), default=len(sentence_norm))
+    return sum(n in sentence_norm[lo:hi] for n in present) / len(present)
+
+
+def change_role(sentence_norm: str, start: int) -> tuple[str, int]:
+    """("from", start) for the 504 of 「由504项调整至338项」, ("to", where 由 stands) for its 338,
+    ("", start) for a number not in a change."""
+    if sentence_norm[max(0, start - 1) : start] in ("由", "从"):
+        return "from", start
+    change = _CHANGED_TO.search(sentence_norm, max(0, start - 30), start)
+    return ("to", change.start()) if change else ("", start)
+
+
+def _near_change(norm: str, start: int, end: int, question: Question, weights: dict[str, float]) -> float:
+    """``_near``, where the words before a change (「事项由504项调整至」) stand next to its result too."""
+    role, opens = change_role(norm, start)
+    near = _near(norm, start, end, question, weights)
+    return max(near, _near(norm, opens, end, question, weights)) if role == "to" else near
+
+
+def _change_fit(question: Question, sentence_norm: str, start: int) -> float:
+    role, _ = change_role(sentence_norm, start)
+    if question.before:
+        return CHANGE_ROLE if role == "from" else -CHANGE_ROLE if role == "to" else 0.0
+    return -CHANGE_ROLE if role == "from" else 0.0  # what a thing is now: the value it was changed to
+
+
 def typed_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
-    """Spans of the kind the question asks for, scored by unit and closeness to its terms."""
+    """Spans of the kind the question asks for, scored by unit and closeness to its terms, and
+    kept to the clause of the place or person the question names."""
     norm = normalise_aligned(sentence)
     out: list[Candidate] = []
     if question.kind is Kind.PERCENT:
         for m in PERCENT_RE.finditer(sentence):
-            near = _near(norm, m.start(), m.end(), question, weights)
-            out.append(Candidate(m.start(), m.end(), 0.3 + 0.7 * near))
+            near = _near_change(norm, m.start(), m.end(), question, weights)
+            fit = 0.3 + 0.7 * near + _change_fit(question, norm, m.start())
+            out.append(Candidate(m.start(), m.end(), max(0.0, min(1.0, fit))))
     elif question.kind is Kind.DATE:
         for m in DATE_RE.finditer(sentence):
             near = _near(norm, m.start(), m.end(), question, weights)
@@ -162,9 +214,13 @@ def typed_candidates(question: Question, sentence: str, weights: dict[str, float
             out.append(Candidate(m.start(), m.end(), 0.2 + 0.4 * full + 0.4 * near))
     else:
         for s, e, unit in number_candidates(sentence):
-            near = _near(norm, s, e, question, weights)
-            out.append(Candidate(s, e, 0.35 * _unit_fit(unit, question.units) + 0.65 * near))
-    return out
+            near = _near_change(norm, s, e, question, weights)
+            fit = 0.35 * _unit_fit(unit, question.units) + 0.65 * near + _change_fit(question, norm, s)
+            out.append(Candidate(s, e, max(0.0, min(1.0, fit))))
+    names = [word for word, name in entity_words(question) if name]
+    if question.kind is Kind.DATE or not names:
+        return out  # a date often opens the sentence, before the clause that names its subject
+    return [replace(c, fit=c.fit * (1 - OTHER_SUBJECT * (1 - subject_share(norm, c.start, c.end, names)))) for c in out]
 
 
 def _clean(sentence: str, start: int, end: int) -> tuple[int, int]:

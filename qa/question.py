@@ -65,6 +65,10 @@ _DEFINES = re.compile(
     r"^(?:请问)?什么(?:是|叫|叫做)(.{1,20}?)[?？。]?$|^(.{1,20}?)(?:是|指|是指)(?:什么|何物|啥)(?:意思)?[?？。]?$"
     r"|^what (?:is|are) (?:an? |the )?(.{1,40}?)[?.]?$"
 )
+_BEFORE = re.compile(
+    r"(?:调整|变化|改革|改造|减少|增加|下降|上升|提高|提升|降低|压减|整合|合并|优化|扩大|缩减|改)(?:之)?前|"
+    r"原来|原先|原本|本来|之前|此前|以前|起初|最初|\bbefore\b|\boriginally\b|\bpreviously\b|\bat first\b"
+)
 _WHY = re.compile(r"(?<![之称作成名叫译现视定改分变])为什么|为何|何以|原因|缘故|理由|\bwhy\b")
 _ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
@@ -104,6 +108,7 @@ class Question:
     sides: tuple[tuple[str, int], ...] = ()  # per term: signed distance from the question word
     defines: str = ""  # X of 什么是X / X是什么 / what is X: a sentence opening with X defines it
     why: bool = False  # asks for a cause, which usually comes before the words that match
+    before: bool = False  # asks for a value before a change (调整前, 原来): the 504 of 由504项调整至338项
 
     @property
     def numeric(self) -> bool:
@@ -135,7 +140,9 @@ def analyse(text: str) -> Question:
         right = right[1:]  # 在哪个区试点: the 区 is part of the answer (江北区), not an anchor
     right = right.strip(" ?？。.!！")
     cjk = cjk_ratio(norm) >= 0.5
-    terms = tuple(t for t in query_tokens(norm) if t not in _ENGLISH_STOP)
+    # the measure word after 多少 ends a word: 多少项高需求 cuts as 项 + 高 + 需求, never 项高
+    cut = _UNIT_AFTER_WH.sub(lambda m: m.group() + " ", norm)
+    terms = tuple(t for t in query_tokens(cut) if t not in _ENGLISH_STOP)
     sides = []
     if wh:
         for term in dict.fromkeys(terms):
@@ -156,6 +163,7 @@ def analyse(text: str) -> Question:
         tuple(sides),
         subject.strip(" 的“”\"'「」《》"),
         bool(_WHY.search(norm)),
+        bool(_BEFORE.search(norm)),
     )
 
 

@@ -64,6 +64,35 @@ def test_words_before_the_question_word_decide_between_two_counts():
     assert best("纳入省库的“监管一件事”累计达到多少件？", sentence) == "105件"
 
 
+def test_a_count_belongs_to_the_words_of_its_own_clause():
+    sentence = "全市赋权街镇已配置法审人员199名,驻点律师、法律顾问148名。"
+    assert best("赋权街镇配置了多少名驻点律师、法律顾问？", sentence) == "148名"
+    assert best("赋权街镇配置了多少名法审人员？", sentence) == "199名"
+    sentence = "收回无需求、难承接事项184项,新增高需求、易承接事项18项。"
+    assert best("新增了多少项高需求、易承接事项？", sentence) == "18项"
+    assert best("收回了多少项无需求、难承接事项？", sentence) == "184项"
+
+
+def test_a_count_in_a_list_belongs_to_the_words_before_it():
+    sentence = "今年制发行政执法监督通知书23份、追责建议书16份,不断增强执法监督刚性。"
+    assert best("今年制发了多少份追责建议书？", sentence) == "16份"
+    assert best("今年制发了多少份监督通知书？", sentence) == "23份"
+
+
+def test_a_number_is_taken_from_the_clause_of_the_place_asked_about():
+    sentence = "北京市常住人口由2000万增长到2150万,上海市常住人口增长至2480万。"
+    assert best("上海市常住人口增长到了多少？", sentence) == "2480万"
+    assert best("北京市常住人口增长到了多少？", sentence) == "2150万"
+
+
+def test_a_question_about_before_a_change_takes_the_value_it_started_from():
+    sentence = "镇海区平均赋权事项由504项调整至338项,实现执法事项精准下放。"
+    assert best("镇海区平均赋权事项调整前是多少项？", sentence) == "504项"
+    assert best("镇海区平均赋权事项原来有多少项？", sentence) == "504项"
+    assert best("镇海区平均赋权事项调整到多少项？", sentence) == "338项"
+    assert best("镇海区平均赋权事项是多少项？", sentence) == "338项"
+
+
 def test_percentage_question_takes_the_percentage_near_its_words():
     sentence = "全市双随机抽查任务关联信用规则率99.7%,部门联合双随机监管率50.1%,双随机检查占比85.8%。"
     assert best("部门联合双随机监管率是多少？", sentence) == "50.1%"
