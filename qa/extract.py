@@ -31,6 +31,13 @@ _LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "�
 _NAME_TAGS = {Kind.PLACE: ("ns",), Kind.PERSON: ("nr", "nrfg", "nrt")}
 _QUOTED_RE = re.compile(r"“([^”]{1,30})”|《([^》]{1,40})》|「([^」]{1,30})」|\"([^\"]{1,30})\"")
 MAX_SPAN_CHARS = 40
+# jieba tags 司法厅 as a person's name; a name ending like an office is an office
+_ORGANISATION = re.compile(r"(?:厅|部|局|委|办|院|署|会|处|所|中心|公司|集团|银行|大学|学院|学校|政府|法院)$")
+_TITLE = re.compile(
+    r"副?(?:厅长|部长|局长|处长|科长|主任|书记|省长|市长|县长|区长|镇长|院长|校长|主席|总理|总统|委员|"
+    r"经理|董事长|总裁|教授|博士|先生|女士|同志|老师|主编|导演|队长|所长|站长|司长|总监)"
+)
+TITLED = 0.15
 FLIPPED = 0.6  # alignment credit for a question word found on the other side of the span
 FLIPPED_COUNTED = 0.9  # … for the words after 多少 in a question asking for a number
 _CLAUSE_MARKS = set("，,、；;：:。！？!?")
@@ -294,13 +301,15 @@ def entity_candidates(question: Question, sentence: str, weights: dict[str, floa
     if tags:
         at = 0
         for word, tag in tagged_words(norm):
-            if tag in tags and len(word) >= 2:
+            if tag in tags and len(word) >= 2 and not (question.kind is Kind.PERSON and _ORGANISATION.search(word)):
                 spans.append((at, at + len(word)))
             at += len(word)
     for s, e in spans:
         if any(t in norm[s:e] for t in question.terms):
             continue  # the question's own words are not its answer
         fit = 0.3 + 0.5 * alignment(norm, s, e, question, weights)
+        if question.kind is Kind.PERSON and _TITLE.match(norm, e):
+            fit += TITLED  # 「王中毅厅长」: a name with a title after it is a person's
         if aligned is not None and s < aligned.end and aligned.start < e:
             fit = max(fit, aligned.fit + 0.1)  # a name where the question's words place the answer
         out.append(Candidate(s, e, fit))

@@ -93,6 +93,11 @@ def test_a_question_about_before_a_change_takes_the_value_it_started_from():
     assert best("镇海区平均赋权事项是多少项？", sentence) == "338项"
 
 
+def test_a_person_is_the_name_before_a_title_not_an_office():
+    sentence = "省司法厅王中毅厅长先后五次对宁波行政检查计划统筹工作作出肯定批示。"
+    assert best("谁对宁波行政检查计划统筹工作作出了肯定批示？", sentence) == "王中毅"
+
+
 def test_percentage_question_takes_the_percentage_near_its_words():
     sentence = "全市双随机抽查任务关联信用规则率99.7%,部门联合双随机监管率50.1%,双随机检查占比85.8%。"
     assert best("部门联合双随机监管率是多少？", sentence) == "50.1%"
