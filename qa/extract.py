@@ -18,13 +18,15 @@ NUMBER_RE = re.compile(
 )
 PERCENT_RE = re.compile(rf"(?<![\d.])(?:{_RANGE})\s*[%％‰]|百分之[零〇一二两三四五六七八九十百点.\d]+")
 DATE_RE = re.compile(
-    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"\d{4}\s*年?\s*(?:—|–|-|~|～|至|到)\s*\d{4}\s*年"
+    r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
     r"|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
     r"|\d{1,2}\s*月\s*\d{1,2}\s*日"
     r"|[零〇一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?"
     r"|(?<!\d)\d{3,4}\s*年(?:代|初|末|底)?"
     r"|(?<!\d)\d{1,2}\s*月(?:份|初|底)?"
 )
+CLOCK_RE = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])|(?<!\d)\d{1,2}\s*[点时](?:\s*\d{1,2}\s*分|半|整)?")
 _CN_DIGITS = set("零〇一二两三四五六七八九十百千")
 _TRIM = " \t，,、。.；;：:！!？?“”\"'‘’《》「」『』()（）[]【】"
 _LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "由", "于", "即", "已", "至")
@@ -214,6 +216,9 @@ def typed_candidates(question: Question, sentence: str, weights: dict[str, float
             near = _near_change(norm, m.start(), m.end(), question, weights)
             fit = 0.3 + 0.7 * near + _change_fit(question, norm, m.start())
             out.append(Candidate(m.start(), m.end(), max(0.0, min(1.0, fit))))
+    elif question.kind is Kind.DATE and question.clock:
+        for m in CLOCK_RE.finditer(sentence):
+            out.append(Candidate(m.start(), m.end(), 0.4 + 0.6 * _near(norm, m.start(), m.end(), question, weights)))
     elif question.kind is Kind.DATE:
         for m in DATE_RE.finditer(sentence):
             near = _near(norm, m.start(), m.end(), question, weights)

@@ -26,6 +26,8 @@ UNITS = (
 ).split()
 _UNIT_ALT = "|".join(sorted(set(UNITS), key=len, reverse=True))
 
+# 几点 asks the time of day, unless points are counted: 提出了几点建议
+_CLOCK_WH = r"几点(?!建议|意见|要求|措施|做法|经验|体会|原因|理由|想法|看法|内容|不足|问题|启示)|几时"
 _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.PERCENT,
@@ -37,7 +39,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.DATE,
         re.compile(
-            r"何时|什么时候|什么时间|哪一?天|哪一?年|哪个?月|几月|几号|几日|哪日|何年|日期|"
+            rf"何时|什么时候|什么时间|哪一?天|哪[一几]?年|哪些年|哪个?月|几月|几号|几日|哪日|何年|日期|{_CLOCK_WH}|时间范围|起止|"
             r"\bwhen\b|\bwhat (?:date|year|day|month|time)\b|\bwhich (?:date|year|day|month)\b"
         ),
     ),
@@ -59,12 +61,13 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.ENTITY, re.compile(r"什么|哪|何|啥|\bwhich\b|\bwhat\b")),
 )
 _WH = re.compile(
-    r"多少|几|什么(?:时候|时间|样子?)?|哪(?:一|个|些|里|儿|位|种|家|项)?|谁|何(?:时|地|处|人)?|啥|多[大久长高远重深宽]"
+    rf"多少|{_CLOCK_WH}|几|什么(?:时候|时间|时刻|样子?)?|哪(?:一|个|些|里|儿|位|种|家|项)?|谁|何(?:时|地|处|人)?|啥|多[大久长高远重深宽]"
 )
 _DEFINES = re.compile(
     r"^(?:请问)?什么(?:是|叫|叫做)(.{1,20}?)[?？。]?$|^(.{1,20}?)(?:是|指|是指)(?:什么|何物|啥)(?:意思)?[?？。]?$"
     r"|^what (?:is|are) (?:an? |the )?(.{1,40}?)[?.]?$"
 )
+_CLOCK = re.compile(rf"{_CLOCK_WH}|什么时刻|\bwhat time of day\b|\bat what time\b|\bwhat hour\b")
 _BEFORE = re.compile(
     r"(?:调整|变化|改革|改造|减少|增加|下降|上升|提高|提升|降低|压减|整合|合并|优化|扩大|缩减|改)(?:之)?前|"
     r"原来|原先|原本|本来|之前|此前|以前|起初|最初|\bbefore\b|\boriginally\b|\bpreviously\b|\bat first\b"
@@ -109,6 +112,7 @@ class Question:
     defines: str = ""  # X of 什么是X / X是什么 / what is X: a sentence opening with X defines it
     why: bool = False  # asks for a cause, which usually comes before the words that match
     before: bool = False  # asks for a value before a change (调整前, 原来): the 504 of 由504项调整至338项
+    clock: bool = False  # asks for a time of day (几点): 16:04, not the date before it
 
     @property
     def numeric(self) -> bool:
@@ -164,6 +168,7 @@ def analyse(text: str) -> Question:
         subject.strip(" 的“”\"'「」《》"),
         bool(_WHY.search(norm)),
         bool(_BEFORE.search(norm)),
+        bool(_CLOCK.search(norm)),
     )
 
 

@@ -107,6 +107,18 @@ def test_date_question_takes_the_full_date():
     assert best("这份报告是哪一天发布的？", "时间:2025-02-18 16:04").startswith("2025-02-18")
 
 
+def test_a_time_of_day_question_takes_the_time_and_counted_points_stay_counts():
+    assert analyse("提出了几点建议？").kind is Kind.NUMBER
+    assert best("报告发布的时间是几点？", "时间:2025-02-18 16:04") == "16:04"
+    assert best("会议几点开始？", "会议于2024年3月5日上午9点半开始,持续两小时。") == "9点半"
+
+
+def test_a_year_range_is_one_date():
+    sentence = "严格落实《提升行政执法质量三年行动计划(2023—2025年)》等文件精神。"
+    assert best("提升行政执法质量三年行动计划的时间范围是哪几年？", sentence) == "2023—2025年"
+    assert best("规划覆盖哪几年？", "该规划覆盖2021年至2025年,共五年。") == "2021年至2025年"
+
+
 def test_place_question_takes_the_place_between_anchors():
     assert best("行政执法协调统筹机制目前在哪个区试点实施？", "目前已在江北区试点实施。") == "江北区"
 
