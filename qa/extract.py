@@ -40,6 +40,11 @@ _TITLE = re.compile(
     r"经理|董事长|总裁|教授|博士|先生|女士|同志|老师|主编|导演|队长|所长|站长|司长|总监)"
 )
 TITLED = 0.15
+UNNAMED = (
+    0.4  # the span between the question's words keeps this share of its fit when it names no place or person asked for
+)
+_ANY_NAME = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
+_PLACE_SUFFIXES = set("区市省县镇乡村州国岛山河湖街")
 FLIPPED = 0.6  # alignment credit for a question word found on the other side of the span
 FLIPPED_COUNTED = 0.9  # … for the words after 多少 in a question asking for a number
 _CLAUSE_MARKS = set("，,、；;：:。！？!?")
@@ -291,18 +296,28 @@ def aligned_candidate(question: Question, sentence: str) -> Candidate | None:
     return Candidate(start, end, fit)
 
 
+def _names_a(kind: Kind, span: str) -> bool:
+    """The span holds a name: a place (慈溪市, 江北区) or a person — of any kind, as jieba takes
+    places for people (莫斯科) and people for places."""
+    if kind is Kind.PLACE and span[-1:] in _PLACE_SUFFIXES:
+        return True
+    return any(tag in _ANY_NAME and len(word) >= 2 for word, tag in tagged_words(span))
+
+
 def entity_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
     """Places, quoted names or the aligned span, for 什么/哪/谁 questions."""
     norm = normalise_aligned(sentence)
     out = []
     aligned = aligned_candidate(question, sentence)
+    tags = _NAME_TAGS.get(question.kind)
+    if aligned is not None and tags and not _names_a(question.kind, norm[aligned.start : aligned.end]):
+        aligned = replace(aligned, fit=aligned.fit * UNNAMED)  # 「开展」 where a place is asked for
     if aligned is not None:
         out.append(aligned)
     spans = []
     for m in _QUOTED_RE.finditer(sentence):
         group = next((i for i in range(1, (m.lastindex or 0) + 1) if m.group(i)), 0)
         spans.append(m.span(group))
-    tags = _NAME_TAGS.get(question.kind)
     if tags:
         at = 0
         for word, tag in tagged_words(norm):

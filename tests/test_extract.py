@@ -123,6 +123,11 @@ def test_place_question_takes_the_place_between_anchors():
     assert best("行政执法协调统筹机制目前在哪个区试点实施？", "目前已在江北区试点实施。") == "江北区"
 
 
+def test_a_place_question_takes_a_place_over_a_verb_between_its_words():
+    sentence = "二是探索精准赋权与动态调整机制,以慈溪、镇海等地为试点,开展赋权镇街执法事项动态调整。"
+    assert best("哪个区是赋权镇街执法事项动态调整的试点？", sentence) in ("慈溪", "镇海", "慈溪、镇海等地")
+
+
 def test_entity_question_takes_the_span_between_anchors_without_quotes():
     sentence = "技术员每日巡查工作全部纳入“141”平台闭环管理,有关做法受到批示肯定。"
     assert best("技术员每日巡查工作纳入了什么平台闭环管理？", sentence) == "141"
