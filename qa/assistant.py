@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
-from qa.crosslingual import unsupported_words
+from qa.crosslingual import bridge, translation_boosts, unsupported_words
 from qa.documents import Document, expand_paths, read_document
 from qa.extract import Candidate, candidates
 from qa.index import CorpusIndex, read_manifest
-from qa.question import Kind, Question, analyse, entity_words
-from qa.retrieve import SentenceHit, combine, dense_search, keyword_search, rank_passages
+from qa.question import Kind, Question, analyse, bridged, entity_words
+from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.splitter import clause_spans
 from qa.text import cjk_ratio, is_cjk, normalise, tagged_words
 from qa.types import Answer, Quote, Source, Span, Timings
@@ -35,6 +35,7 @@ WINDOW_PASSAGES = 3  # the quote is sought in the best passages, not only around
 # The best answer's score in a window, beside what the window covers of the question, by the kind
 # asked: a number with its unit or a date is found by its kind and tells which window is meant; a
 # name less surely; a free phrase (什么, 哪些) is a weak sign.
+BRIDGED_KEYWORD_WEIGHT = 0.25  # for an English question, searched by translations that often miss the sense
 ANSWER_WEIGHT = 2.0
 ANSWER_WEIGHTS = {Kind.PLACE: 1.5, Kind.PERSON: 1.5, Kind.ENTITY: 0.75, Kind.SPAN: 0.75}
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
@@ -157,14 +158,18 @@ class Assistant:
         clock = _Clock()
         text = clean_question(question)
         q = analyse(text)
+        boosts = None
+        if not q.cjk and self._corpus_cjk:
+            pairs = bridge(q.text, self.index.keywords.__contains__)
+            q, boosts = bridged(q, pairs), translation_boosts(pairs)
         analyse_ms = clock.lap()
         vector = self.encoder.encode_queries([q.norm])
         encode_ms = clock.lap()
         dense = dense_search(self.index, vector)
         vector_ms = clock.lap()
-        keyword = keyword_search(self.index, list(q.terms))
+        keyword = keyword_search(self.index, list(q.terms), boosts=boosts)
         keyword_ms = clock.lap()
-        hits = combine(self.index, vector, dense, keyword)
+        hits = combine(self.index, vector, dense, keyword, KEYWORD_WEIGHT if boosts is None else BRIDGED_KEYWORD_WEIGHT)
         cited = self._sources(hits, sources)
 
         def done(found: bool, answer: str | None = None, quote: Quote | None = None, reason: str = "") -> Answer:

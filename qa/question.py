@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from qa.text import QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
@@ -200,3 +200,13 @@ def entity_words(question: Question) -> list[tuple[str, bool]]:
 
 _CATEGORY_BEFORE = re.compile(r"(?:什么|哪[一个些所部种位家项条]?|何种|何|多长|多久|多大|怎样的|怎么样的)$")
 _CATEGORY_AFTER = re.compile(r"(?:是|为|有)?(?:怎样|怎么样|如何|什么样|哪些)")
+
+
+def bridged(question: Question, pairs: list[tuple[str, str]]) -> Question:
+    """An English question with the Chinese words of the documents for its words (from
+    ``crosslingual.bridge``) among its terms, each standing where its English word stands, so that
+    keyword search and answer alignment can use them."""
+    side = dict(question.sides)
+    extra = [(chinese, side.get(english, 1)) for english, chinese in pairs if chinese not in question.terms]
+    extra = list(dict(extra).items())
+    return replace(question, terms=(*question.terms, *(c for c, _ in extra)), sides=(*question.sides, *extra))

@@ -62,14 +62,23 @@ def dense_search(index: CorpusIndex, query_vector: np.ndarray, k: int = DENSE_K)
     return index.store.search(query_vector, min(k, len(index.sentences)))
 
 
-def keyword_search(index: CorpusIndex, query_terms: list[str], k: int = KEYWORD_K) -> KeywordHits:
-    """The ``k`` sentences with the best BM25 score for the question's terms."""
-    return index.keywords.search(query_terms, k)
+def keyword_search(
+    index: CorpusIndex, query_terms: list[str], k: int = KEYWORD_K, boosts: dict[str, float] | None = None
+) -> KeywordHits:
+    """The ``k`` sentences with the best BM25 score for the question's terms (each weighted by its
+    boost, where given)."""
+    return index.keywords.search(query_terms, k, boosts)
 
 
-def combine(index: CorpusIndex, query_vector: np.ndarray, dense: Neighbours, keyword: KeywordHits) -> list[SentenceHit]:
+def combine(
+    index: CorpusIndex,
+    query_vector: np.ndarray,
+    dense: Neighbours,
+    keyword: KeywordHits,
+    keyword_weight: float = KEYWORD_WEIGHT,
+) -> list[SentenceHit]:
     """The union of both candidate lists, ranked by fused score, best first."""
-    fused = fuse(dense.ids[0], dense.scores[0], keyword.ids, keyword.scores, KEYWORD_WEIGHT)
+    fused = fuse(dense.ids[0], dense.scores[0], keyword.ids, keyword.scores, keyword_weight)
     ids = np.fromiter(fused.keys(), dtype=np.int64, count=len(fused))
     cosine = index.vectors[ids] @ np.asarray(query_vector, dtype=np.float32).ravel()
     bm25 = dict(zip(keyword.ids.tolist(), keyword.scores.tolist(), strict=True))

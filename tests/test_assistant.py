@@ -78,6 +78,18 @@ def test_english_questions_are_answered_from_chinese_text(report_assistant):
     assert report_assistant.ask("What percentage of frontline officers are equipped with PDAs?").answer == "92%"
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many micro-videos and micro-courses were collected?", "77部"),
+        ("How many administrative enforcement supervision notices were issued this year?", "23份"),
+        ("How many expert team lists were released?", "33个"),
+    ],
+)
+def test_english_questions_find_the_count_by_the_translations_of_their_words(report_assistant, question, expected):
+    assert report_assistant.ask(question).answer == expected
+
+
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01\x02", "x" * 100_000])
 def test_unaskable_questions_raise_a_clear_error(report_assistant, question):
     with pytest.raises(QuestionError):

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.crosslingual import bridge, translation_boosts, translations
+from qa.keyword import BM25Index
+from qa.question import analyse, bridged
+
+pytestmark = pytest.mark.skipif(translations("video") is None, reason="CC-CEDICT is not installed")
+
+
+def test_bridge_keeps_the_translations_the_documents_use_and_splits_hyphenated_words():
+    used = {"视频", "征集", "通知"}
+    pairs = bridge("How many micro-videos were collected?", used.__contains__)
+    assert ("micro-videos", "视频") in pairs
+    assert ("collected", "征集") in pairs
+    assert all(chinese in used for _, chinese in pairs)
+
+
+def test_an_english_words_weight_is_shared_by_its_translations():
+    boosts = translation_boosts([("issued", "发布"), ("issued", "作出"), ("notices", "通知")])
+    assert boosts["发布"] == boosts["作出"] == pytest.approx(boosts["通知"] / 2)
+
+
+def test_a_bridged_question_holds_the_chinese_words_where_the_english_stood():
+    q = bridged(analyse("How many notices were issued?"), [("notices", "通知"), ("issued", "发布")])
+    assert {"通知", "发布"} <= set(q.terms)
+    sides = dict(q.sides)  # after the question word, where the English gives no place
+    assert sides["通知"] == sides.get("notices", 1) and sides["发布"] == sides.get("issued", 1)
+
+
+def test_keyword_boosts_scale_each_terms_weight():
+    index = BM25Index([["通知", "发布"], ["问题", "发布"], ["其他"]])
+    plain = index.scores(["通知", "问题"])
+    boosted = index.scores(["通知", "问题"], {"问题": 0.1})
+    assert boosted[0] == pytest.approx(plain[0])
+    assert boosted[1] == pytest.approx(plain[1] * 0.1)
+    assert np.argmax(boosted) == 0
