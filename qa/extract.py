@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from qa.question import _UNIT_ALT, Kind, Question, entity_words
 from qa.text import normalise_aligned, tagged_words
@@ -19,7 +20,7 @@ NUMBER_RE = re.compile(
 PERCENT_RE = re.compile(rf"(?<![\d.])(?:{_RANGE})\s*[%％‰]|百分之[零〇一二两三四五六七八九十百点.\d]+")
 DATE_RE = re.compile(
     r"\d{4}\s*年?\s*(?:—|–|-|~|～|至|到)\s*\d{4}\s*年"
-    r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?"  # the time after it is CLOCK_RE's
     r"|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?"
     r"|\d{1,2}\s*月\s*\d{1,2}\s*日"
     r"|[零〇一二三四五六七八九]{4}年(?:[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)?"
@@ -337,12 +338,20 @@ def entity_candidates(question: Question, sentence: str, weights: dict[str, floa
 
 
 def candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
-    """Every span of ``sentence`` that could answer ``question``, with its fit."""
+    """Every span of ``sentence`` that could answer ``question``, with its fit; none is blank or
+    begins or ends with a space."""
     if question.numeric:
-        return typed_candidates(question, sentence, weights)
-    found = entity_candidates(question, sentence, weights)
-    if question.kind is Kind.SPAN or not found:
-        start, end = _clean(sentence, 0, len(sentence))
-        if aligned_candidate(question, sentence) is None and sentence[start:end].strip():
-            found.append(Candidate(start, end, 0.1))  # the whole sentence, where it is more than marks
-    return found
+        found = typed_candidates(question, sentence, weights)
+    else:
+        found = entity_candidates(question, sentence, weights)
+        if question.kind is Kind.SPAN or not found:
+            start, end = _clean(sentence, 0, len(sentence))
+            if aligned_candidate(question, sentence) is None and sentence[start:end].strip():
+                found.append(Candidate(start, end, 0.1))  # the whole sentence, where it is more than marks
+    return [c for c in map(partial(_trimmed, sentence), found) if c.start < c.end]
+
+
+def _trimmed(sentence: str, candidate: Candidate) -> Candidate:
+    text = sentence[candidate.start : candidate.end]
+    start = candidate.start + len(text) - len(text.lstrip())
+    return replace(candidate, start=start, end=max(start, candidate.start + len(text.rstrip())))
