@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEFAULT_CORPUS = ROOT / "qa" / "data"
 SEED_DEV = SHARED / "qa" / "seed-dev.jsonl"
+REPORT_PROBE = ROOT / "eval" / "data" / "report-probe.jsonl"
 CMRC = SHARED / "bench" / "cmrc2018-trial"
 
 
