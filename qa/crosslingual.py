@@ -12,6 +12,7 @@ from functools import lru_cache
 _lock = threading.Lock()
 BRIDGE_BOOST = 0.5  # keyword weight of a translated word against a word of the question itself
 _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
+_PARTICIPLE = re.compile(r"(?:ed|ing)$")
 _WORD = re.compile(r"[a-z][a-z\-']+")
 ENGLISH_STOP = frozenset(
     """how many much what which when where who whom whose why is are was were do does did the a an of in on at to
@@ -105,7 +106,9 @@ def translations(word: str) -> frozenset[str] | None:
 
 def unsupported_words(question: str, corpus_text: str) -> tuple[list[str], int]:
     """The English content words of ``question`` none of whose Chinese translations occurs in the
-    (normalised) corpus text, and how many content words the dictionary knows."""
+    (normalised) corpus text, and how many content words the dictionary knows. A participle
+    (stationed, piloted) is never missing, only left out: what a question asks about is named by
+    its nouns."""
     missing, known = [], 0
     shouted = acronyms(question)
     for word in english_content_words(question):
@@ -118,9 +121,11 @@ def unsupported_words(question: str, corpus_text: str) -> tuple[list[str], int]:
                 known += 1
                 missing.append(word)
             continue
-        known += 1
         if not any(c in corpus_text for c in chinese):
+            if _PARTICIPLE.search(word):
+                continue  # stationed, piloted: how a thing was done, told in other words than CC-CEDICT's
             missing.append(word)
+        known += 1
     return missing, known
 
 

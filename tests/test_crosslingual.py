@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.crosslingual import bridge, translation_boosts, translations
+from qa.crosslingual import bridge, translation_boosts, translations, unsupported_words
 from qa.keyword import BM25Index
 from qa.question import analyse, bridged
 
@@ -37,3 +37,11 @@ def test_keyword_boosts_scale_each_terms_weight():
     assert boosted[0] == pytest.approx(plain[0])
     assert boosted[1] == pytest.approx(plain[1] * 0.1)
     assert np.argmax(boosted) == 0
+
+
+def test_a_participle_the_dictionary_cannot_bridge_is_never_a_missing_word():
+    corpus = "全市赋权街镇已配置法审人员199名,驻点律师、法律顾问148名。"
+    missing, _ = unsupported_words("How many lawyers were stationed in the towns?", corpus)
+    assert "stationed" not in missing and "lawyers" not in missing
+    missing, _ = unsupported_words("How many hospitals were stationed there?", corpus)
+    assert missing == ["hospitals"]
