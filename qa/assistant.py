@@ -41,6 +41,7 @@ ANSWER_WEIGHTS = {Kind.PLACE: 1.5, Kind.PERSON: 1.5, Kind.ENTITY: 0.75, Kind.SPA
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
 _HOW_END = re.compile(r"(?:怎样|怎么样|如何)?的?[?？。]?$")
+_GLUED = set("不会也都就能要将曾已被把对从")  # characters jieba glues to the end of an unknown name
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
 
 
@@ -303,7 +304,12 @@ class Assistant:
         return {t: idf.get(t, top) / top for t in q.terms}
 
     def _in_corpus(self, word: str) -> bool:
-        return word in self.index.keywords or word in self.index.normalised_text
+        """The documents use ``word`` — or, where jieba glued a function character to a name
+        (锦地罗不需要, 呋塞米会导致), the word without it."""
+        text = self.index.normalised_text
+        if word in self.index.keywords or word in text:
+            return True
+        return len(word) >= 3 and word[-1] in _GLUED and (word[:-1] in self.index.keywords or word[:-1] in text)
 
     def _missing_words(self, q: Question) -> list[tuple[str, bool]]:
         """The question's nouns and names (with whether each is a name) that no document uses."""

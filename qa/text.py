@@ -14,7 +14,7 @@ _jieba_lock = threading.Lock()
 QUESTION_WORDS = frozenset(
     """多少 几 几个 几次 几年 哪 哪个 哪些 哪里 哪儿 哪一 哪一天 哪一年 哪年 哪天 哪位 哪家 哪种 哪项 什么 什么样
     什么时候 几点 几时 何时 何地 何处 何人 为何 为什么 怎么 怎样 如何 是否 是不是 谁 是谁 吗 呢 么 啥 请问 请 多大 多久
-    多长 多高 多远 多重 几何 how many much what which when where who whom whose why is are was were
+    多长 多高 多远 多重 几何 多长时间 多少时间 how many much what which when where who whom whose why is are was were
     do does did the a an of in on at to for by with from and or as be been has have had this that
     these those it its there their they he she his her about into than then so please tell me
     total number amount""".split()

@@ -193,3 +193,21 @@ def test_a_compound_missing_only_its_modifier_is_answered_one_missing_its_head_i
     for question in ("教堂的门票价格是多少？", "教堂的建筑师是谁？"):
         answer = assistant.ask(question)
         assert not answer.found and "never mention" in answer.reason
+
+
+def test_a_name_jieba_glues_to_a_function_character_is_still_found(encoder):
+    """jieba cuts 锦地罗不需要 as 锦地罗不 + 需要: the name is in the text, the question is answered;
+    a name the text never uses is still refused."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+
+    text = "锦地罗\n\n锦地罗是茅膏菜属的植物。澳洲昆士兰的Beerwah这个品种不需要经过冬眠。\n"
+    assistant = Assistant.from_documents([make_document("plant.txt", text)], encoder)
+    answer = assistant.ask("哪个品种的锦地罗不需要冬眠？")
+    assert answer.found and "Beerwah" in answer.quote.text
+    assert not assistant.ask("哪个品种的捕蝇草不需要冬眠？").found
+
+
+def test_how_long_is_a_question_word_not_a_missing_noun(report_assistant):
+    answer = report_assistant.ask("三年行动计划的时间是多长时间？")
+    assert "多长时间" not in answer.reason
