@@ -184,6 +184,8 @@ class Assistant:
             return done(False, reason="the documents never mention " + "、".join(w for w, _ in missing))
         pick = self._pick(q, hits)
         if pick is None:
+            if missing:
+                return done(False, reason="the documents never mention " + "、".join(w for w, _ in missing))
             return done(False, reason=f"no {q.kind.value} answer in the passages that match the question")
         window, pick = self._window(q, hits, pick)
         sentence = self.index.sentences[pick.hit.sentence]
@@ -325,7 +327,7 @@ class Assistant:
         pool = hits[:READ_SENTENCES]
         if q.kind is Kind.DATE and _ABOUT_DOCUMENT.search(q.norm):
             pool = [*pool, *self._document_dates(hits)]
-        fallbacks = {Kind.PERCENT: (Kind.NUMBER, Kind.SPAN), Kind.DATE: (Kind.SPAN,), Kind.NUMBER: (Kind.SPAN,)}
+        fallbacks = {Kind.PERCENT: (Kind.NUMBER,), Kind.DATE: (Kind.SPAN,)}
         for kind in (q.kind, *fallbacks.get(q.kind, ())):
             best = self._pick_of_kind(replace(q, kind=kind), pool, top or hits[0].score or 1.0)
             if best is not None:

@@ -28,6 +28,9 @@ DATE_RE = re.compile(
     r"|(?<!\d)\d{1,2}\s*月(?:份|初|底)?"
 )
 CLOCK_RE = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])|(?<!\d)\d{1,2}\s*[点时](?:\s*\d{1,2}\s*分|半|整)?")
+_DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")  # a number the question itself gives is never its answer
+ORDINAL_RE = re.compile(rf"第{_NUM}(?:{_UNIT_ALT}|[区届号轮季代级层页章节])?")
+_NOT_COUNTS = {"十分", "万分", "千万", "百分", "一番", "万一"}  # 十分喜爱 is "much", not ten points
 _CN_DIGITS = set("零〇一二两三四五六七八九十百千")
 _TRIM = " \t，,、。.；;：:！!？?“”\"'‘’《》「」『』()（）[]【】"
 _LEADING_FUNCTION = ("是", "为", "在", "了", "的", "有", "被", "将", "由", "于", "即", "已", "至")
@@ -82,6 +85,8 @@ def number_candidates(sentence: str) -> list[tuple[int, int, str]]:
         if _is_bare_chinese_numeral(num, m.group("unit") or m.group("mult")):
             continue
         if unit == "年" and re.fullmatch(r"\d{4}", num):
+            continue
+        if sentence[m.start() : m.end()] in _NOT_COUNTS:
             continue
         if all(ch in _CN_DIGITS for ch in num) and len(num) == 1 and m.end() < len(sentence) and num == "一":
             continue  # 一个, 一项 …: part of phrases far more often than an answer
@@ -230,11 +235,16 @@ def typed_candidates(question: Question, sentence: str, weights: dict[str, float
             near = _near(norm, m.start(), m.end(), question, weights)
             full = 1.0 if re.search(r"\d{1,2}\s*[-/.日]|\d+\s*月\s*\d", m.group()) else 0.6
             out.append(Candidate(m.start(), m.end(), 0.2 + 0.4 * full + 0.4 * near))
+    elif "第几" in question.norm:
+        for m in ORDINAL_RE.finditer(sentence):
+            out.append(Candidate(m.start(), m.end(), 0.3 + 0.7 * _near(norm, m.start(), m.end(), question, weights)))
     else:
         for s, e, unit in number_candidates(sentence):
             near = _near_change(norm, s, e, question, weights)
             fit = 0.35 * _unit_fit(unit, question.units) + 0.65 * near + _change_fit(question, norm, s)
             out.append(Candidate(s, e, max(0.0, min(1.0, fit))))
+    given = set(_DIGITS_RE.findall(question.norm))
+    out = [c for c in out if not given.intersection(_DIGITS_RE.findall(sentence[c.start : c.end]))]
     names = [word for word, name in entity_words(question) if name]
     if question.kind is Kind.DATE or not names:
         return out  # a date often opens the sentence, before the clause that names its subject

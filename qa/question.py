@@ -46,7 +46,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.NUMBER,
         re.compile(
-            r"多少|几|多大|多久|多长|多高|多远|多重|多深|多宽|"
+            r"多少|(?<!哪)几|多大|多久|多长|多高|多远|多重|多深|多宽|"
             r"\bhow (?:many|much|long|old|far|big|large|high)\b|\bwhat (?:number|amount)\b|\bnumber of\b"
         ),
     ),
@@ -194,10 +194,19 @@ def entity_words(question: Question) -> list[tuple[str, bool]]:
             continue  # an English question over Chinese text uses other words by nature
         if tag in NOUN_TAGS and (_CATEGORY_BEFORE.search(text[:start]) or _CATEGORY_AFTER.match(text[at:])):
             continue
+        if word in MEASURE_NOUNS:
+            continue  # 满意程度是多少, 数量是多少件: the measure asked for, which the text gives as a figure
         words.append((word, tag in NAME_TAGS))
     return words
 
 
+# Nouns that name a measure or an attribute of what is asked about, and words for "in all": a
+# question may use them where the text only gives the figure (满意率达91.5%, 推出106个).
+MEASURE_NOUNS = frozenset(
+    """数量 数目 数额 金额 个数 件数 次数 人数 户数 家数 项数 程度 比例 比重 幅度 水平 规模 编号 文号 名称
+    名字 全称 简称 日期 时间 时长 期限 数字 数据 数值 共计 总共 一共 累计 情况 结果 内容 具体内容 方式 形式
+    类型 种类 范围 等级 级别 排名 长度 面积 高度 速度 频率""".split()
+)  # not 总数, 总量, 总额: a total is a claim of its own, which the text must make
 _CATEGORY_BEFORE = re.compile(r"(?:什么|哪[一个些所部种位家项条]?|何种|何|多长|多久|多大|怎样的|怎么样的)$")
 _CATEGORY_AFTER = re.compile(r"(?:是|为|有)?(?:怎样|怎么样|如何|什么样|哪些)")
 

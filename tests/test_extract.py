@@ -120,6 +120,18 @@ def test_a_year_range_is_one_date():
     assert best("规划覆盖哪几年？", "该规划覆盖2021年至2025年,共五年。") == "2021年至2025年"
 
 
+def test_which_few_asks_for_names_and_which_ordinal_for_an_ordinal():
+    assert analyse("夏尔精通哪几门语言？").kind is Kind.ENTITY
+    assert best("《real world》是EXILE的第几张单曲？", "《real world》是EXILE的第15张单曲,于2009年发行。") == "第15张"
+    assert best("香港在DVD分区属于第几区？", "香港属第三区（中国大陆属第六区）。") == "第三区"
+
+
+def test_a_number_the_question_gives_is_never_its_answer():
+    sentence = "全市43家市级行政执法机关已向社会公布5466项裁量基准。"
+    assert best("全市43家市级行政执法机关公布了多少项裁量基准？", sentence) == "5466项"
+    assert not candidates(analyse("12345热线受理了多少件？"), "完成与12345政务便民热线合作试点工作。", {})
+
+
 def test_no_answer_is_blank_or_padded_with_spaces():
     sentence = '假苹婆 （学名：" "），别称七姐果、鸡冠皮、鸡冠木等,为梧桐科苹婆属半落叶乔木植物。'
     for c in candidates(analyse("假苹婆的花是什么样的？"), sentence, {}):
