@@ -35,12 +35,12 @@ WINDOW_PASSAGES = 3  # the quote is sought in the best passages, not only around
 # The best answer's score in a window, beside what the window covers of the question, by the kind
 # asked: a number with its unit or a date is found by its kind and tells which window is meant; a
 # name less surely; a free phrase (什么, 哪些) is a weak sign.
-BRIDGED_KEYWORD_WEIGHT = 0.25  # for an English question, searched by translations that often miss the sense
 ANSWER_WEIGHT = 2.0
 ANSWER_WEIGHTS = {Kind.PLACE: 1.5, Kind.PERSON: 1.5, Kind.ENTITY: 0.75, Kind.SPAN: 0.75}
 DEFINITION_BONUS = 0.3  # 什么是X: the sentence that opens with X
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
 _HOW_END = re.compile(r"(?:怎样|怎么样|如何)?的?[?？。]?$")
+BRIDGED_KEYWORD_WEIGHT = 0.25  # for an English question, searched by translations that often miss the sense
 _GLUED = set("不会也都就能要将曾已被把对从")  # characters jieba glues to the end of an unknown name
 _ABOUT_DOCUMENT = re.compile(r"发布|发表|印发|成文|报告|这份|本文|文件|published|released|dated|issued|report")
 

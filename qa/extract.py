@@ -43,21 +43,17 @@ _TITLE = re.compile(
     r"副?(?:厅长|部长|局长|处长|科长|主任|书记|省长|市长|县长|区长|镇长|院长|校长|主席|总理|总统|委员|"
     r"经理|董事长|总裁|教授|博士|先生|女士|同志|老师|主编|导演|队长|所长|站长|司长|总监)"
 )
-TITLED = 0.15
-UNNAMED = (
-    0.4  # the span between the question's words keeps this share of its fit when it names no place or person asked for
-)
+TITLED = 0.15  # fit added to a name with a title after it, for 谁
+UNNAMED = 0.4  # share of its fit kept by a span between the question's words that names no one
 _ANY_NAME = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng")
 _PLACE_SUFFIXES = set("区市省县镇乡村州国岛山河湖街")
 FLIPPED = 0.6  # alignment credit for a question word found on the other side of the span
 FLIPPED_COUNTED = 0.9  # … for the words after 多少 in a question asking for a number
 _CLAUSE_MARKS = set("，,、；;：:。！？!?")
 _SUBJECT_MARKS = "，,；;。！？!?"  # a clause keeps its subject across 、 and ：
-OTHER_SUBJECT = 0.3
+OTHER_SUBJECT = 0.3  # a number in a clause without the place or person asked about loses this share
 CHANGE_ROLE = 0.2  # the value before or after a change (由504项调整至338项), as the question asks
-_CHANGED_TO = re.compile(
-    rf"(?:由|从)\s*{_RANGE}[^，,。；;！？!?]{{0,20}}?(?:至|到|为|成)\s*$"
-)  # a number in a clause without the place or person asked about loses this share
+_CHANGED_TO = re.compile(rf"(?:由|从)\s*{_RANGE}[^，,。；;！？!?]{{0,20}}?(?:至|到|为|成)\s*$")
 
 
 @dataclass(frozen=True)
