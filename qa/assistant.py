@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
-from qa.crosslingual import bridge, translation_boosts, unsupported_words
+from qa.crosslingual import asked_for, bridge, translation_boosts, unsupported_words
 from qa.documents import Document, expand_paths, read_document
 from qa.extract import Candidate, candidates
 from qa.index import CorpusIndex, read_manifest
@@ -378,7 +378,8 @@ class Assistant:
         elif self._corpus_cjk:
             unknown, known = unsupported_words(q.text, self.index.normalised_text)
             share = len(unknown) / known if known else 0.0
-            if share >= 0.5 or (share > 0.25 and pick.hit.dense < MIN_CROSS_LINGUAL_COSINE):
+            asked = asked_for(q.text)
+            if share >= 0.5 or (share > 0.25 and pick.hit.dense < MIN_CROSS_LINGUAL_COSINE) or asked in unknown:
                 return "the documents never speak of " + ", ".join(unknown)
         return ""
 

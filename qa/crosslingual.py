@@ -156,3 +156,20 @@ def translation_boosts(pairs: list[tuple[str, str]]) -> dict[str, float]:
     for english, chinese in pairs:
         boosts[chinese] = max(boosts.get(chinese, 0.0), BRIDGE_BOOST / senses[english])
     return boosts
+
+
+_ASKED = re.compile(
+    r"^\s*(?:what|which|how many|how much)\s+(?:(?:is|are|was|were)\s+)?(?:(?:the|a|an)\s+)?([a-z][a-z\-']+)"
+    r"(?=\s+(?:of|is|are|was|were|do|does|did|has|have|had|in|there)\b|\s*[?.]?\s*$)",
+    re.IGNORECASE,
+)
+
+
+def asked_for(question: str) -> str:
+    """The noun an English question asks for — population of 「What is the population of X?」,
+    hospitals of 「How many hospitals are there …」 — or "" where that is a word of measure
+    (percentage, rate, times), a modifier (on-site of 「on-site guidance visits」) or none: where the
+    documents never speak of it, they cannot answer."""
+    m = _ASKED.match(question)
+    word = m.group(1).lower() if m else ""
+    return "" if word in ENGLISH_STOP else word

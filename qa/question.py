@@ -32,7 +32,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.PERCENT,
         re.compile(
-            r"百分之|百分比|比例|比率|占比|比重|[率]\S{0,4}(?:多少|几|是|为|达)|多少%|"
+            r"百分之|百分比|比例|比率|占比|比重|[率]\S{0,4}(?:多少|几|是|为|达)|率\S{0,8}什么水平|多少%|"
             r"\bpercent(?:age)?\b|\brate\b|\bproportion\b|\bratio\b|\bshare of\b"
         ),
     ),

@@ -91,6 +91,7 @@ def test_chinese_numerals_are_answers(report_assistant):
         "全市有多少名交通警察？",
         "What is the population of Ningbo?",
         "Who is the mayor of Hangzhou?",
+        "What is the population of Zhejiang province?",
     ],
 )
 def test_refuses_what_the_documents_never_mention(report_assistant, question):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.crosslingual import bridge, translation_boosts, translations, unsupported_words
+from qa.crosslingual import asked_for, bridge, translation_boosts, translations, unsupported_words
 from qa.keyword import BM25Index
 from qa.question import analyse, bridged
 
@@ -45,3 +45,17 @@ def test_a_participle_the_dictionary_cannot_bridge_is_never_a_missing_word():
     assert "stationed" not in missing and "lawyers" not in missing
     missing, _ = unsupported_words("How many hospitals were stationed there?", corpus)
     assert missing == ["hospitals"]
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("What is the population of Zhejiang province?", "population"),
+        ("How many hospitals are there in Ningbo?", "hospitals"),
+        ("How many on-site guidance visits were made?", ""),  # a modifier: the noun comes later
+        ("What percentage of officers have PDAs?", ""),  # a measure, not a thing
+        ("Who is the mayor?", ""),
+    ],
+)
+def test_the_noun_an_english_question_asks_for(question, noun):
+    assert asked_for(question) == noun

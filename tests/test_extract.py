@@ -19,6 +19,7 @@ def best(question: str, sentence: str) -> str:
         ("公布了多少个不予处罚事项？", Kind.NUMBER),
         ("亮码检查率达到多少？", Kind.PERCENT),
         ("What percentage of officers have PDAs?", Kind.PERCENT),
+        ("行政处罚赋码率保持在什么水平？", Kind.PERCENT),
         ("这份报告是哪一天发布的？", Kind.DATE),
         ("When was the report published?", Kind.DATE),
         ("目前在哪个区试点实施？", Kind.PLACE),
