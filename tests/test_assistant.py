@@ -26,7 +26,7 @@ def test_report_probe_set_accuracy(report_assistant):
     assert len(judged.refused_wrongly) <= 1, judged.refused_wrongly
 
 
-@dataclass
+@dataclass(frozen=True)
 class Judged:
     accuracy: float
     evidence_first: float  # share of the answerable questions whose evidence is the first source
