@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from qa.question import _UNIT_ALT, Kind, Question, entity_words
+from qa.question import _UNIT_AFTER_WH, _UNIT_ALT, Kind, Question, entity_words
 from qa.text import normalise_aligned, tagged_words
 
 _NUM = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千]+)"
@@ -52,6 +52,14 @@ FLIPPED_COUNTED = 0.9  # … for the words after 多少 in a question asking for
 _CLAUSE_MARKS = set("，,、；;：:。！？!?")
 _SUBJECT_MARKS = "，,；;。！？!?"  # a clause keeps its subject across 、 and ：
 OTHER_SUBJECT = 0.3  # a number in a clause without the place or person asked about loses this share
+_DIMENSIONS = {
+    **dict.fromkeys("小时 分钟 秒 天 日 年 月 周 岁".split(), "time"),
+    **dict.fromkeys("元 万元 亿元 元钱 美元 港元 英镑 欧元".split(), "money"),
+    **dict.fromkeys("米 公里 千米".split(), "length"),
+    **dict.fromkeys("平方米 平方公里 亩 公顷".split(), "area"),
+    **dict.fromkeys("公斤 千克 吨".split(), "weight"),
+    **dict.fromkeys("万 亿 千 百".split(), "any"),
+}  # every other measure word counts things
 CHANGE_ROLE = 0.2  # the value before or after a change (由504项调整至338项), as the question asks
 _CHANGED_TO = re.compile(rf"(?:由|从)\s*{_RANGE}[^，,。；;！？!?]{{0,20}}?(?:至|到|为|成)\s*$")
 
@@ -213,6 +221,11 @@ def _change_fit(question: Question, sentence_norm: str, start: int) -> float:
     return -CHANGE_ROLE if role == "from" else 0.0  # what a thing is now: the value it was changed to
 
 
+def _dimension(asked: re.Match[str] | None) -> str:
+    """What the measure word after 多少/几 measures (time, money, length …; "count" for 个, 次, 项 …)."""
+    return _DIMENSIONS.get(asked.group(1), "count") if asked else ""
+
+
 def typed_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
     """Spans of the kind the question asks for, scored by unit and closeness to its terms, and
     kept to the clause of the place or person the question names."""
@@ -235,7 +248,10 @@ def typed_candidates(question: Question, sentence: str, weights: dict[str, float
         for m in ORDINAL_RE.finditer(sentence):
             out.append(Candidate(m.start(), m.end(), 0.3 + 0.7 * _near(norm, m.start(), m.end(), question, weights)))
     else:
+        asked = _dimension(_UNIT_AFTER_WH.search(question.norm))
         for s, e, unit in number_candidates(sentence):
+            if unit and asked not in ("", "any") and _DIMENSIONS.get(unit, "count") not in (asked, "any"):
+                continue  # 多少次 asked, 1小时 found: a figure of another kind of thing
             near = _near_change(norm, s, e, question, weights)
             fit = 0.35 * _unit_fit(unit, question.units) + 0.65 * near + _change_fit(question, norm, s)
             out.append(Candidate(s, e, max(0.0, min(1.0, fit))))

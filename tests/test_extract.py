@@ -127,6 +127,14 @@ def test_which_few_asks_for_names_and_which_ordinal_for_an_ordinal():
     assert best("香港在DVD分区属于第几区？", "香港属第三区（中国大陆属第六区）。") == "第三区"
 
 
+def test_a_figure_of_another_dimension_than_the_one_asked_is_no_answer():
+    sentence = "政府上门服务的1小时响应“预约式”指导服务,累计上门指导服务1280次。"
+    assert best("“预约式”指导服务上门了多少次？", sentence) == "1280次"
+    assert best("“预约式”指导服务多少小时响应？", sentence) == "1小时"
+    assert not candidates(analyse("上门了多少次？"), "政府上门服务的1小时响应。", {})
+    assert best("新建了多少个公园？", "新建公园5座,投资2.3亿元。") == "5座"  # both count things
+
+
 def test_a_number_the_question_gives_is_never_its_answer():
     sentence = "全市43家市级行政执法机关已向社会公布5466项裁量基准。"
     assert best("全市43家市级行政执法机关公布了多少项裁量基准？", sentence) == "5466项"
