@@ -181,18 +181,18 @@ class Assistant:
             return done(False, reason="the documents hold no text to search")
         missing = self._missing_words(q)
         if any(name for _, name in missing):
-            return done(False, reason="the documents never mention " + "、".join(w for w, _ in missing))
+            return done(False, reason=never_mentioned(missing))
         pick = self._pick(q, hits)
         if pick is None:
             if missing:
-                return done(False, reason="the documents never mention " + "、".join(w for w, _ in missing))
+                return done(False, reason=never_mentioned(missing))
             return done(False, reason=f"no {q.kind.value} answer in the passages that match the question")
         window, pick = self._window(q, hits, pick)
         sentence = self.index.sentences[pick.hit.sentence]
         why_not = self._unsupported(q, pick, [w for w, _ in missing])
         if why_not:
             if missing:
-                why_not = "the documents never mention " + "、".join(w for w, _ in missing)
+                why_not = never_mentioned(missing)
             return done(False, reason=why_not)
         doc = self.index.texts[sentence.doc].text
         answer_span = Span(sentence.span.start + pick.candidate.start, sentence.span.start + pick.candidate.end)
@@ -308,10 +308,8 @@ class Assistant:
     def _in_corpus(self, word: str) -> bool:
         """The documents use ``word`` — or, where jieba glued a function character to a name
         (锦地罗不需要, 呋塞米会导致), the word without it."""
-        text = self.index.normalised_text
-        if word in self.index.keywords or word in text:
-            return True
-        return len(word) >= 3 and word[-1] in _GLUED and (word[:-1] in self.index.keywords or word[:-1] in text)
+        forms = [word, word[:-1]] if len(word) >= 3 and word[-1] in _GLUED else [word]
+        return any(form in self.index.keywords or form in self.index.normalised_text for form in forms)
 
     def _missing_words(self, q: Question) -> list[tuple[str, bool]]:
         """The question's nouns and names (with whether each is a name) that no document uses."""
@@ -387,6 +385,11 @@ class Assistant:
         """Whether ``context`` holds the head of compound ``word``: a word of the documents, two
         characters or more, that ends it (经纬度 → 纬度; never one character: 市长 is not 长)."""
         return any(word[i:] in self.index.keywords and word[i:] in context for i in range(1, len(word) - 1))
+
+
+def never_mentioned(missing: list[tuple[str, bool]]) -> str:
+    """The reason for a refusal where the question's ``missing`` words occur in no document."""
+    return "the documents never mention " + "、".join(w for w, _ in missing)
 
 
 def described(q: Question) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -149,9 +150,7 @@ def translation_boosts(pairs: list[tuple[str, str]]) -> dict[str, float]:
     """A keyword-search weight per Chinese word of ``bridge``: an English word's weight is shared by
     its translations (``issued`` → 发布, 作出, 问题 …: only one of them is meant), times
     ``BRIDGE_BOOST``."""
-    senses: dict[str, int] = {}
-    for english, _ in pairs:
-        senses[english] = senses.get(english, 0) + 1
+    senses = Counter(english for english, _ in pairs)
     boosts: dict[str, float] = {}
     for english, chinese in pairs:
         boosts[chinese] = max(boosts.get(chinese, 0.0), BRIDGE_BOOST / senses[english])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 
 from qa.question import _UNIT_AFTER_WH, _UNIT_ALT, Kind, Question, entity_words
 from qa.text import normalise_aligned, tagged_words
@@ -221,15 +221,30 @@ def _change_fit(question: Question, sentence_norm: str, start: int) -> float:
     return -CHANGE_ROLE if role == "from" else 0.0  # what a thing is now: the value it was changed to
 
 
-def _dimension(asked: re.Match[str] | None) -> str:
-    """What the measure word after 多少/几 measures (time, money, length …; "count" for 个, 次, 项 …)."""
-    return _DIMENSIONS.get(asked.group(1), "count") if asked else ""
+@dataclass(frozen=True)
+class _Asked:
+    """What a numeric question says of its answer, worked out once for all the sentences read."""
+
+    names: tuple[str, ...]  # the places and people it names: its answer stands in their clause
+    given: frozenset[str]  # the numbers it gives itself, which are not its answer
+    dimension: str  # what its 多少X measures (time, money … "count" for 个, 次, 项); "" without an X
+
+
+@lru_cache(maxsize=256)
+def _asked(question: Question) -> _Asked:
+    unit = _UNIT_AFTER_WH.search(question.norm)
+    return _Asked(
+        tuple(word for word, name in entity_words(question) if name),
+        frozenset(_DIGITS_RE.findall(question.norm)),
+        _DIMENSIONS.get(unit.group(1), "count") if unit else "",
+    )
 
 
 def typed_candidates(question: Question, sentence: str, weights: dict[str, float]) -> list[Candidate]:
     """Spans of the kind the question asks for, scored by unit and closeness to its terms, and
     kept to the clause of the place or person the question names."""
     norm = normalise_aligned(sentence)
+    asked = _asked(question)
     out: list[Candidate] = []
     if question.kind is Kind.PERCENT:
         for m in PERCENT_RE.finditer(sentence):
@@ -248,19 +263,23 @@ def typed_candidates(question: Question, sentence: str, weights: dict[str, float
         for m in ORDINAL_RE.finditer(sentence):
             out.append(Candidate(m.start(), m.end(), 0.3 + 0.7 * _near(norm, m.start(), m.end(), question, weights)))
     else:
-        asked = _dimension(_UNIT_AFTER_WH.search(question.norm))
         for s, e, unit in number_candidates(sentence):
-            if unit and asked not in ("", "any") and _DIMENSIONS.get(unit, "count") not in (asked, "any"):
+            if (
+                unit
+                and asked.dimension not in ("", "any")
+                and _DIMENSIONS.get(unit, "count") not in (asked.dimension, "any")
+            ):
                 continue  # 多少次 asked, 1小时 found: a figure of another kind of thing
             near = _near_change(norm, s, e, question, weights)
             fit = 0.35 * _unit_fit(unit, question.units) + 0.65 * near + _change_fit(question, norm, s)
             out.append(Candidate(s, e, max(0.0, min(1.0, fit))))
-    given = set(_DIGITS_RE.findall(question.norm))
-    out = [c for c in out if not given.intersection(_DIGITS_RE.findall(sentence[c.start : c.end]))]
-    names = [word for word, name in entity_words(question) if name]
-    if question.kind is Kind.DATE or not names:
+    out = [c for c in out if not asked.given.intersection(_DIGITS_RE.findall(sentence[c.start : c.end]))]
+    if question.kind is Kind.DATE or not asked.names:
         return out  # a date often opens the sentence, before the clause that names its subject
-    return [replace(c, fit=c.fit * (1 - OTHER_SUBJECT * (1 - subject_share(norm, c.start, c.end, names)))) for c in out]
+    return [
+        replace(c, fit=c.fit * (1 - OTHER_SUBJECT * (1 - subject_share(norm, c.start, c.end, asked.names))))
+        for c in out
+    ]
 
 
 def _clean(sentence: str, start: int, end: int) -> tuple[int, int]:
