@@ -9,11 +9,18 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 DEFAULT_CORPUS = ROOT / "qa" / "data"
-SEED_DEV = SHARED / "qa" / "seed-dev.jsonl"
+SEED_DEV = ROOT / "eval" / "data" / "seed-dev.jsonl"
 REPORT_PROBE = ROOT / "eval" / "data" / "report-probe.jsonl"
-CMRC = SHARED / "bench" / "cmrc2018-trial"
+CMRC_SLICE = ROOT / "tests" / "data" / "cmrc-slice"  # 20 documents of the CMRC trial, in the repo
+CMRC = ROOT.parent / "shared" / "bench" / "cmrc2018-trial"  # the whole trial: optional, beside the repo
+
+
+def cmrc_trial() -> Path:
+    """The whole CMRC 2018 trial from ``../shared``; the test is skipped where it is absent."""
+    if not (CMRC / "docs").is_dir() or not (CMRC / "qa.jsonl").is_file():
+        pytest.skip("../shared/bench/cmrc2018-trial is absent; this benchmark test needs it")
+    return CMRC
 
 
 def load_set(path: Path) -> list[dict]:

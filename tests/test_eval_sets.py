@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eval.sets import SetError, load_set
-from tests.conftest import CMRC, SEED_DEV
+from tests.conftest import CMRC_SLICE, SEED_DEV, cmrc_trial
 
 
 def write(tmp_path, *lines: str):
@@ -15,10 +17,24 @@ def write(tmp_path, *lines: str):
 GOOD = '{"id": "a", "question": "多少？", "answers": ["1"]}'
 
 
-def test_shared_sets_load():
+def test_sets_in_the_repo_load():
     items = load_set(SEED_DEV)
     assert len(items) == 41 and sum(not i.answerable for i in items) == 3
-    assert len(load_set(CMRC / "qa.jsonl")) == 1002
+    cmrc = load_set(CMRC_SLICE / "qa.jsonl")
+    assert len(cmrc) == 82 and all(i.answerable and i.answers for i in cmrc)
+    named = {i.doc for i in cmrc}
+    assert named == {p.name for p in (CMRC_SLICE / "docs").iterdir()} and len(named) == 20
+
+
+def test_cmrc_slice_is_copied_unchanged_from_the_trial():
+    trial = cmrc_trial()
+    assert len(load_set(trial / "qa.jsonl")) == 1002
+    docs = sorted(p.name for p in (CMRC_SLICE / "docs").iterdir())
+    for name in docs:
+        assert (CMRC_SLICE / "docs" / name).read_bytes() == (trial / "docs" / name).read_bytes(), name
+    trial_lines = (trial / "qa.jsonl").read_text(encoding="utf-8").splitlines()
+    wanted = [line for line in trial_lines if line.strip() and json.loads(line)["doc"] in docs]
+    assert (CMRC_SLICE / "qa.jsonl").read_text(encoding="utf-8").splitlines() == wanted
 
 
 @pytest.mark.parametrize(
