@@ -13,8 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,20 +24,15 @@ from embeddings.encoder import Encoder
 from embeddings.vectorstore import FaissHNSWStore, VectorStore, store_for
 from qa.keyword import BM25Index
 from qa.splitter import split_sentences
+from qa.storelock import store_lock
 from qa.text import normalise, tokens
 from qa.types import Document, Passage, Sentence, Span
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, so saves into one store must not overlap there
-    fcntl = None
 
 FORMAT_VERSION = 2  # 2: the data files sit in the data folder the manifest names; 1: beside it
 READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 SEAL = "manifest_sha256"  # the manifest's own checksum (of its other fields), from format 2 on
 DATA_PREFIX = "data-"
-LOCK = ".lock"
 _FILES = ("documents.jsonl", "passages.jsonl", "sentences.npy", "vectors.npy", "tokens.jsonl")
 ANN_FILE = "ann.faiss"  # the approximate index's graph, saved only for large collections
 _ANY_DATA_FILE = frozenset((*_FILES, ANN_FILE))
@@ -128,15 +122,18 @@ class CorpusIndex:
         encoder: Encoder,
         previous: CorpusIndex | None = None,
         progress: Callable[[int, int], None] | None = None,
+        reuse: Sequence[CorpusIndex] = (),
     ) -> CorpusIndex:
         """Index ``documents`` (later ones with the same name replace earlier ones). Documents whose
-        text is unchanged since ``previous`` reuse its vectors; only the others are embedded."""
+        text is unchanged since ``previous`` (or is held by an index in ``reuse``) take its vectors;
+        only the others are embedded."""
         by_name: dict[str, Document] = {}
         for doc in documents:
             by_name[doc.name] = doc
         reusable: dict[str, tuple[np.ndarray, list[list[str]]]] = {}
-        if previous is not None and previous.encoder_id == encoder.id:
-            reusable = previous._per_document()
+        for source in (*reuse, *([] if previous is None else [previous])):
+            if source.encoder_id == encoder.id:
+                reusable.update(source._per_document())
         passages: list[Passage] = []
         sentences: list[Sentence] = []
         texts_to_embed: list[str] = []
@@ -198,11 +195,8 @@ class CorpusIndex:
         leaves the old index or the new one, never a mix. Data folders no manifest names — the one
         replaced, leftovers of interrupted saves — are removed afterwards; nothing else in
         ``folder`` is touched."""
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise StoreError(f"{folder}: not a folder; name a folder for the index")
-        folder.mkdir(parents=True, exist_ok=True)
-        with _writer_lock(folder):
+        folder = store_folder(folder)
+        with store_lock(folder):
             flat = _is_flat(folder)
             data = Path(tempfile.mkdtemp(prefix=DATA_PREFIX, dir=folder))
             try:
@@ -320,6 +314,15 @@ class CorpusIndex:
         return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens, store)
 
 
+def store_folder(folder: str | Path) -> Path:
+    """``folder`` as a store folder to write into: created if missing, refused if it is a file."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"{folder}: not a folder; name a folder for the index")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _data_file_names(store_kind: str | None) -> tuple[str, ...]:
     """The data files of an index whose vector store is of ``store_kind``: an approximate store
     keeps its graph beside the others."""
@@ -427,15 +430,6 @@ def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
 
 def _holds_only_data(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and all(p.name in _ANY_DATA_FILE for p in path.iterdir())
-
-
-@contextmanager
-def _writer_lock(folder: Path) -> Iterator[None]:
-    """One save at a time into ``folder``, across processes; the lock goes with the process."""
-    with open(folder / LOCK, "a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def _kill_point(stage: str) -> None:

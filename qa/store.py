@@ -1,0 +1,128 @@
+"""Changing a store on disk without losing anyone else's change.
+
+``update_store`` applies one change — documents added (or replacing those of the same name),
+documents removed, or the whole store replaced — to the store *as it is on disk under its lock*,
+never to a copy read earlier, so overlapping writers (two ``qa index`` runs, ``qa index`` and a
+running ``qa serve``) each keep the other's documents. The new documents are embedded before the
+lock is taken; under it the store is read again (unless it is still the one the caller holds),
+merged with the change without embedding anything, and saved.
+
+A manifest is known by the sha256 of its bytes (``manifest_digest``); ``manifest_stamp`` (its
+``os.stat``) is the cheap sign, checked before each answer, that someone else saved."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.encoder import Encoder
+from qa.assistant import Assistant
+from qa.index import MANIFEST, CorpusIndex, store_folder
+from qa.storelock import LockSettings, store_lock
+from qa.types import Document
+
+Stamp = tuple[int, int, int, int]  # inode, size, mtime and ctime (ns) of manifest.json
+NO_MANIFEST = hashlib.sha256(b"").hexdigest()  # the digest of a folder with no store: it reads as empty
+
+
+class StoreChangeError(ValueError):
+    """A change that cannot be applied to the store as it now is (a document it lacks, none left)."""
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """An assistant and the manifest it was read from or saved as."""
+
+    assistant: Assistant
+    digest: str | None  # sha256 of that manifest (NO_MANIFEST: there was no store); None: not known
+    stamp: Stamp | None = None  # manifest_stamp of it when known
+
+
+def manifest_digest(folder: Path) -> str:
+    """sha256 of the store's ``manifest.json`` as it is now; ``NO_MANIFEST`` when there is none."""
+    try:
+        return hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    except (FileNotFoundError, NotADirectoryError):
+        return NO_MANIFEST
+
+
+def manifest_stamp(folder: Path) -> Stamp | None:
+    """One ``stat`` of the manifest: changes whenever a save replaces it (a new file each time)."""
+    try:
+        st = os.stat(folder / MANIFEST)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def check_change(current: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> None:
+    """Refuse removing a document the store lacks, or a change that leaves the store empty."""
+    missing = [name for name in remove if name not in set(current)]
+    if missing:
+        raise StoreChangeError(f"no document named {missing[0]}")
+    if not (set(current) - set(remove)) | set(add):
+        raise StoreChangeError(
+            "the last document cannot be removed; add another first" if remove else "no documents to index"
+        )
+
+
+def read_state(folder: Path, encoder: Encoder, known: StoreState | None = None) -> StoreState | None:
+    """The store in ``folder`` as it is now, read without the lock: ``known`` itself when the
+    manifest is still the one it was read from. None when there is no store, or when a save
+    overtook the read (ask again later)."""
+    stamp = manifest_stamp(folder)
+    digest = manifest_digest(folder)
+    if digest == NO_MANIFEST:
+        return None
+    if known is not None and known.digest == digest:
+        return StoreState(known.assistant, digest, stamp)
+    assistant = Assistant.load(folder, encoder)
+    return StoreState(assistant, digest, stamp) if manifest_digest(folder) == digest else None
+
+
+def update_store(
+    folder: str | Path,
+    encoder: Encoder,
+    add: Sequence[Document] = (),
+    remove: Sequence[str] = (),
+    *,
+    replace: bool = False,
+    known: StoreState | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    lock: LockSettings = LockSettings(),
+    waiting: Callable[[str], None] | None = None,
+) -> StoreState:
+    """Add ``add`` to (and drop ``remove`` from) the store in ``folder``, or with ``replace`` make
+    ``add`` the whole store; return the store as saved. ``known`` is what the caller holds: its
+    vectors are reused, and it stands for the store when the manifest is still the one it was read
+    from. Raises ``StoreBusyError`` when another writer keeps the lock past ``lock.timeout_s``
+    (``waiting`` is told once that this one waits), ``StoreChangeError`` for a change that does not
+    fit the store as it now is; either way the store is left as it was."""
+    folder = store_folder(folder)
+    previous = None if known is None else known.assistant.index
+    fresh = CorpusIndex.build(add, encoder, previous=previous, progress=progress) if add else None
+    with store_lock(folder, lock, waiting):
+        current = None if replace else _current(folder, encoder, known)
+        kept = [] if current is None else list(current.index.documents)
+        new = [] if fresh is None else list(fresh.documents)
+        check_change([d.name for d in kept], [d.name for d in new], remove)
+        if current is None:
+            index = fresh  # not None: check_change refused a new store with nothing in it
+        else:
+            documents = [d for d in kept if d.name not in set(remove)] + new
+            sources = [] if fresh is None else [fresh]
+            index = CorpusIndex.build(documents, encoder, previous=current.index, reuse=sources)
+        updated = Assistant(index, encoder)
+        updated.save(folder)
+        return StoreState(updated, manifest_digest(folder), manifest_stamp(folder))
+
+
+def _current(folder: Path, encoder: Encoder, known: StoreState | None) -> Assistant | None:
+    """The store as it is on disk (the lock held): ``known``'s assistant when it still is that."""
+    digest = manifest_digest(folder)
+    if known is not None and known.digest == digest:
+        return known.assistant
+    return None if digest == NO_MANIFEST else Assistant.load(folder, encoder)
