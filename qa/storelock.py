@@ -48,7 +48,7 @@ def waiting_message(folder: Path, settings: LockSettings) -> str:
 
 def busy_message(folder: Path, settings: LockSettings) -> str:
     return (
-        f"{folder}: another writer (`qa index`, `qa serve`) has held the store for {settings.timeout_s:g} s; "
+        f"{folder}: another writer (qa index or qa serve) has held the store for {settings.timeout_s:g} s; "
         "nothing was changed, try again when it is done"
     )
 

@@ -35,7 +35,7 @@ from ui.render import inert_html, inert_markdown, render_answer
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 READ_ONLY = "✗ this server is read-only: documents cannot be added or removed"
-STORE_BUSY = "✗ another writer (`qa index`?) is changing the store; nothing was changed, try again in a minute"
+STORE_BUSY = "✗ another writer (such as qa index) is changing the store; nothing was changed, try again in a minute"
 STORE_BROKEN = "✗ the store on disk cannot be read (the server's log says why); nothing was changed"
 CONCURRENCY = 4  # questions answered at once; more only queue for the same 2 cores behind the GIL
 
