@@ -15,6 +15,8 @@ from qa.documents import Document, expand_paths, read_document
 from qa.extract import Candidate, candidates
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Kind, Question, analyse, bridged, entity_words
+from qa.reading import DEFAULT_READER, READERS
+from qa.reading.reader import Reader, ReaderSettings, ReadPassage, TrainedReader
 from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.splitter import clause_spans
 from qa.text import cjk_ratio, is_cjk, normalise, tagged_words
@@ -91,14 +93,30 @@ class _Pick:
     total: float
 
 
+_TRAINED: dict[str, TrainedReader] = {}
+
+
+def load_reader(name: str) -> Reader | None:
+    """The reader called ``name``: ``rules`` (None: the assistant's own hand-written rules) or
+    ``trained`` (the shipped span model, loaded once per process)."""
+    if name == "rules":
+        return None
+    if name == "trained":
+        if "trained" not in _TRAINED:
+            _TRAINED["trained"] = TrainedReader()
+        return _TRAINED["trained"]
+    raise ValueError(f"unknown reader {name!r}; choose one of {', '.join(READERS)}")
+
+
 class Assistant:
     """Answers questions over an indexed set of documents."""
 
-    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+    def __init__(self, index: CorpusIndex, encoder: Encoder, reader: str | Reader | None = DEFAULT_READER) -> None:
         if index.encoder_id != encoder.id:
             raise ValueError(f"index built with {index.encoder_id!r}, encoder is {encoder.id!r}")
         self.index = index
         self.encoder = encoder
+        self.reader = load_reader(reader) if isinstance(reader, str) else reader
         self._corpus_cjk = cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
         self._passage_members: dict[int, list[int]] = {}
         for i, s in enumerate(index.sentences):
@@ -112,9 +130,10 @@ class Assistant:
         documents: Sequence[Document],
         encoder: Encoder | str = DEFAULT_ENCODER,
         progress: Callable[[int, int], None] | None = None,
+        reader: str | Reader | None = DEFAULT_READER,
     ) -> Assistant:
         encoder = load_encoder(encoder) if isinstance(encoder, str) else encoder
-        return cls(CorpusIndex.build(documents, encoder, progress=progress), encoder)
+        return cls(CorpusIndex.build(documents, encoder, progress=progress), encoder, reader)
 
     @classmethod
     def from_paths(
@@ -122,20 +141,23 @@ class Assistant:
         paths: Iterable[str | Path],
         encoder: Encoder | str = DEFAULT_ENCODER,
         progress: Callable[[int, int], None] | None = None,
+        reader: str | Reader | None = DEFAULT_READER,
     ) -> Assistant:
         """Read and index files and folders; raises ``DocumentError`` for the first unreadable one."""
         documents = [read_document(p) for p in expand_paths(paths)]
         if not documents:
             raise ValueError("no documents found (.txt .md .pdf .docx .html)")
-        return cls.from_documents(documents, encoder, progress)
+        return cls.from_documents(documents, encoder, progress, reader)
 
     @classmethod
-    def load(cls, folder: str | Path, encoder: Encoder | str | None = None) -> Assistant:
+    def load(
+        cls, folder: str | Path, encoder: Encoder | str | None = None, reader: str | Reader | None = DEFAULT_READER
+    ) -> Assistant:
         """Open a saved index with the encoder it was built with (or refuse a different one)."""
         if encoder is None:
             encoder = read_manifest(Path(folder)).get("encoder", DEFAULT_ENCODER)
         encoder = load_encoder(encoder) if isinstance(encoder, str) else encoder
-        return cls(CorpusIndex.load(folder, encoder.id), encoder)
+        return cls(CorpusIndex.load(folder, encoder.id), encoder, reader)
 
     def save(self, folder: str | Path) -> None:
         self.index.save(folder)
@@ -150,7 +172,7 @@ class Assistant:
         documents named in ``remove`` dropped; unchanged documents are not embedded again."""
         kept = [d for d in self.index.documents if d.name not in set(remove)]
         index = CorpusIndex.build([*kept, *documents], self.encoder, previous=self.index, progress=progress)
-        return Assistant(index, self.encoder)
+        return Assistant(index, self.encoder, self.reader)
 
     # ---- answering ----------------------------------------------------------------------------
 
@@ -182,6 +204,8 @@ class Assistant:
         missing = self._missing_words(q)
         if any(name for _, name in missing):
             return done(False, reason=never_mentioned(missing))
+        if self.reader is not None:
+            return self._read(q, text, hits, cited, sources, done)
         pick = self._pick(q, hits)
         if pick is None:
             if missing:
@@ -218,6 +242,53 @@ class Assistant:
         same = [c for c in cited if (c.doc, c.start, c.end) == (quote_source.doc, quote_source.start, quote_source.end)]
         others = [c for c in cited if c not in same]
         cited = [same[0] if same else quote_source, *others][: max(1, sources)]
+        return done(True, doc[answer_span.start : answer_span.end], quote)
+
+    def _read(
+        self,
+        q: Question,
+        text: str,
+        hits: list[SentenceHit],
+        cited: list[Source],
+        sources: int,
+        done: Callable[..., Answer],
+    ) -> Answer:
+        """The trained reader's answer in the best passages, quoted by the sentence that holds it."""
+        assert self.reader is not None
+        settings = getattr(self.reader, "settings", ReaderSettings())
+        ranked = rank_passages(self.index, hits)[: settings.passages]
+        passages = [
+            ReadPassage(self.index.passages[p].doc, self.index.passages[p].span.start,
+                        self.index.text(self.index.passages[p].doc, self.index.passages[p].span), score)
+            for p, score in ranked
+        ]
+        reading = self.reader.read(text, passages)
+        if reading is None or reading.margin <= 0:
+            return done(False, reason="no answer in the passages that match the question")
+        passage_index, score = ranked[reading.passage]
+        passage = self.index.passages[passage_index]
+        answer_span = Span(passage.span.start + reading.start, passage.span.start + reading.end)
+        members = self._passage_members[passage_index]
+        holding = [i for i in members if answer_span.start < self.index.sentences[i].span.end]
+        i = holding[0] if holding else members[-1]
+        sentence = self.index.sentences[i]
+        doc = self.index.texts[sentence.doc].text
+        quote_span = quote_window(doc, sentence.span, answer_span, q)
+        quote_span = Span(min(quote_span.start, answer_span.start), max(quote_span.end, answer_span.end))
+        quote_span = widen_to_context(quote_span, self._paragraph_sentences(i), q.why)
+        quote = Quote(
+            sentence.doc,
+            passage.locator,
+            quote_span.start,
+            quote_span.end,
+            doc[quote_span.start : quote_span.end],
+            answer_span.start,
+            answer_span.end,
+        )
+        quote_source = self._source(passage_index, score)
+        where = (quote_source.doc, quote_source.start, quote_source.end)
+        others = [c for c in cited if (c.doc, c.start, c.end) != where]
+        cited[:] = [quote_source, *others][: max(1, sources)]
         return done(True, doc[answer_span.start : answer_span.end], quote)
 
     def _paragraph_sentences(self, index: int) -> list[Span]:

