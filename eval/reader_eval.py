@@ -14,7 +14,7 @@ from pathlib import Path
 
 from eval.judge import answer_correct
 from eval.metrics import cmrc_em, cmrc_f1
-from qa.reading.reader import Reader, ReadPassage
+from qa.reading.reader import ReadPassage, TrainedReader
 from qa.training.data import Example
 
 
@@ -28,11 +28,11 @@ class ReadResult:
 
 
 def read_examples(
-    reader: Reader, examples: Sequence[Example], progress: Callable[[int, int], None] | None = None
+    reader: TrainedReader, examples: Sequence[Example], progress: Callable[[int, int], None] | None = None
 ) -> list[ReadResult]:
     out = []
     for n, e in enumerate(examples, 1):
-        reading = reader.read(e.question, [ReadPassage("", 0, e.context, 1.0)])
+        reading = reader.best(e.question, [ReadPassage("", 0, e.context, 1.0)])
         if reading is None:
             out.append(ReadResult(e, "", float("-inf")))
         else:

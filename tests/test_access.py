@@ -141,7 +141,7 @@ def test_serve_command_passes_login_and_read_only(monkeypatch, capsys, report_as
     monkeypatch.delenv("QA_AUTH", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder: report_assistant)
+    monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder, reader=None: report_assistant)
     monkeypatch.setattr(ui.app, "serve", lambda library, host, port, auth: calls.append((library, host, auth)))
     assert cmd_serve(build_parser().parse_args([*argv, "--store", "unused"])) == 0
     library, host, given = calls[0]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.assistant import QUOTE_CHARS, QUOTE_MIN_CHARS, described, fill_clauses, widen_to_context
 from qa.question import analyse
+from qa.quote import QUOTE_CHARS, QUOTE_MIN_CHARS, fill_clauses, widen_to_context
+from qa.rules_reader import described
 from qa.splitter import sentence_spans
 from qa.types import Span
 
@@ -51,8 +52,8 @@ def test_fill_clauses_goes_on_after_the_answer_then_back():
 
 
 def test_a_long_sentence_is_quoted_on_past_the_answer():
-    from qa.assistant import quote_window
     from qa.question import analyse
+    from qa.quote import quote_window
 
     doc = (
         "五月艾是菊科蒿属的植物，多年生草本，分布于越南、老挝、缅甸、泰国、" + "尼泊尔、菲律宾、印度、" * 12 + "等地。"

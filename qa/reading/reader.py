@@ -17,11 +17,14 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.question import Question
 from qa.reading.e5file import E5File
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import widen_span
+from qa.retrieve import SentenceHit
 from qa.training.data import WindowSettings, make_windows, question_ids
+from qa.types import Span
 
 DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "data" / "reader"
 
@@ -41,19 +44,39 @@ class ReadPassage:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What a reader found: the span (offsets into passage ``passage``'s text), its score, and
-    how far it beat "no answer" (``margin`` > 0 means it did)."""
+class Evidence:
+    """What retrieval and the gate hand a reader for one question."""
 
-    passage: int
+    text: str  # the question as asked (cleaned)
+    question: Question  # analysed, with the translations of an English question over Chinese text
+    passages: tuple[ReadPassage, ...]  # the best passages, best first
+    hits: tuple[SentenceHit, ...] = ()  # the fused sentence hits behind them, best first
+    missing: tuple[tuple[str, bool], ...] = ()  # the question's nouns no document uses (names never get here)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The span a reader found: document offsets, its score, and how far it beat "no answer"
+    (``margin`` > 0 to answer). A reader may name the sentence holding it and propose a quote."""
+
+    doc: str
     start: int
     end: int
     score: float
     margin: float
+    sentence: int | None = None  # index into the assistant's sentences, where the reader knows it
+    quote: Span | None = None  # a quote the reader proposes (document offsets)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A reader's "the documents do not say", with why."""
+
+    reason: str
 
 
 class Reader(Protocol):
-    def read(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None: ...
+    def read(self, evidence: Evidence) -> Reading | Refusal: ...
 
 
 @dataclass(frozen=True)
@@ -105,9 +128,17 @@ class TrainedReader:
         start, end = self._session.run(None, {"hidden": hidden, "mask": mask.astype(np.int64)})
         return start, end
 
-    def read(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None:
-        """The best span over all windows of ``passages``, or None when no passage has text.
-        A span whose ``margin`` is not above the threshold means "no answer"; the caller decides."""
+    def read(self, evidence: Evidence) -> Reading | Refusal:
+        """The best span over all windows of the evidence's passages, where it beats "no answer"
+        (the ``<s>`` token's score, at its most confident window) by the threshold."""
+        found = self.best(evidence.text, evidence.passages)
+        if found is None or found.margin <= 0:
+            return Refusal("the reader found no answer in the passages that match the question")
+        return found
+
+    def best(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None:
+        """The best span over all windows of ``passages`` whatever its margin, or None when they
+        hold no text."""
         vocab = self._base.vocabulary
         q = question_ids(self._tokenizer, question, self.windows)
         windows = []
@@ -119,7 +150,7 @@ class TrainedReader:
                 windows.append((p, tokens, w))
         if not windows:
             return None
-        best: Reading | None = None
+        best: tuple[int, int, int, float] | None = None
         null = np.inf
         s = self.settings
         for i in range(0, len(windows), s.batch):
@@ -141,13 +172,14 @@ class TrainedReader:
                 start, end = tokens.starts[first], tokens.ends[last]
                 if end <= start:
                     continue
-                if best is None or score > best.score:
-                    best = Reading(p, start, end, score, 0.0)
+                if best is None or score > best[3]:
+                    best = (p, start, end, score)
         if best is None:
             return None
-        text = passages[best.passage].text
-        start, end = widen_span(text, best.start, best.end)
-        return Reading(best.passage, start, end, best.score, best.score - null - s.threshold)
+        p, start, end, score = best
+        passage = passages[p]
+        start, end = widen_span(passage.text, start, end)
+        return Reading(passage.doc, passage.start + start, passage.start + end, score, score - null - s.threshold)
 
 
 def best_span(
