@@ -12,6 +12,7 @@ A manifest is known by the sha256 of its bytes (``manifest_digest``); ``manifest
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -30,6 +31,38 @@ NO_MANIFEST = hashlib.sha256(b"").hexdigest()  # the digest of a folder with no 
 
 class StoreChangeError(ValueError):
     """A change that cannot be applied to the store as it now is (a document it lacks, none left)."""
+
+
+class StoreWriteError(RuntimeError):
+    """The store could not be written for a fault of the machine (a full disk, no permission, a
+    read-only file system): one line that says so; the store is left as it was."""
+
+    def __init__(self, folder: Path, error: OSError) -> None:
+        self.folder = folder
+        self.errno = error.errno
+        self.reason = describe_os_error(error)
+        self.cause = _FAULTS.get(error.errno or 0) or error.strerror or type(error).__name__  # no path in it
+        super().__init__(f"{folder}: cannot write the store: {self.reason}; the store was left as it was")
+
+
+_FAULTS = {
+    errno.ENOSPC: "the disk is full",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "the disk quota is used up",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EIO: "an input/output error of the disk",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """An ``OSError`` in a few words: ``the disk is full (No space left on device: 'store/x')``."""
+    said = error.strerror or str(error) or type(error).__name__
+    where = error.filename if isinstance(error.filename, str | bytes | os.PathLike) else None
+    detail = f"{said}: {os.fsdecode(where)!r}" if where is not None else said
+    plain = _FAULTS.get(error.errno or 0)
+    return f"{plain} ({detail})" if plain else detail
 
 
 @dataclass(frozen=True)
@@ -58,11 +91,17 @@ def manifest_stamp(folder: Path) -> Stamp | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def check_change(current: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> None:
-    """Refuse removing a document the store lacks, or a change that leaves the store empty."""
+def check_change(
+    current: Sequence[str], add: Sequence[str], remove: Sequence[str], replace_existing: bool = True
+) -> None:
+    """Refuse removing a document the store lacks, a change that leaves the store empty and, unless
+    ``replace_existing``, adding a document of a name the store already holds."""
     missing = [name for name in remove if name not in set(current)]
     if missing:
         raise StoreChangeError(f"no document named {missing[0]}")
+    taken = [] if replace_existing else [name for name in add if name in set(current) - set(remove)]
+    if taken:
+        raise StoreChangeError(f"{taken[0]} is already in the store (added meanwhile); nothing was changed")
     if not (set(current) - set(remove)) | set(add):
         raise StoreChangeError(
             "the last document cannot be removed; add another first" if remove else "no documents to index"
@@ -90,6 +129,7 @@ def update_store(
     remove: Sequence[str] = (),
     *,
     replace: bool = False,
+    replace_existing: bool = True,
     known: StoreState | None = None,
     progress: Callable[[int, int], None] | None = None,
     lock: LockSettings = LockSettings(),
@@ -100,24 +140,30 @@ def update_store(
     vectors are reused, and it stands for the store when the manifest is still the one it was read
     from. Raises ``StoreBusyError`` when another writer keeps the lock past ``lock.timeout_s``
     (``waiting`` is told once that this one waits), ``StoreChangeError`` for a change that does not
-    fit the store as it now is; either way the store is left as it was."""
-    folder = store_folder(folder)
+    fit the store as it now is (with ``replace_existing`` false: a document of a name it holds),
+    ``StoreWriteError`` when the machine refuses the writing (a full disk, no permission, a read-only
+    file system); in each case the store is left as it was."""
+    folder = Path(folder)
     previous = None if known is None else known.assistant.index
     fresh = CorpusIndex.build(add, encoder, previous=previous, progress=progress) if add else None
-    with store_lock(folder, lock, waiting):
-        current = None if replace else _current(folder, encoder, known)
-        kept = [] if current is None else list(current.index.documents)
-        new = [] if fresh is None else list(fresh.documents)
-        check_change([d.name for d in kept], [d.name for d in new], remove)
-        if current is None:
-            index = fresh  # not None: check_change refused a new store with nothing in it
-        else:
-            documents = [d for d in kept if d.name not in set(remove)] + new
-            sources = [] if fresh is None else [fresh]
-            index = CorpusIndex.build(documents, encoder, previous=current.index, reuse=sources)
-        updated = Assistant(index, encoder)
-        updated.save(folder)
-        return StoreState(updated, manifest_digest(folder), manifest_stamp(folder))
+    try:
+        folder = store_folder(folder)
+        with store_lock(folder, lock, waiting):
+            current = None if replace else _current(folder, encoder, known)
+            kept = [] if current is None else list(current.index.documents)
+            new = [] if fresh is None else list(fresh.documents)
+            check_change([d.name for d in kept], [d.name for d in new], remove, replace_existing)
+            if current is None:
+                index = fresh  # not None: check_change refused a new store with nothing in it
+            else:
+                documents = [d for d in kept if d.name not in set(remove)] + new
+                sources = [] if fresh is None else [fresh]
+                index = CorpusIndex.build(documents, encoder, previous=current.index, reuse=sources)
+            updated = Assistant(index, encoder)
+            updated.save(folder)  # a save that fails removes what it wrote; the manifest is untouched
+            return StoreState(updated, manifest_digest(folder), manifest_stamp(folder))
+    except OSError as exc:
+        raise StoreWriteError(folder, exc) from exc
 
 
 def _current(folder: Path, encoder: Encoder, known: StoreState | None) -> Assistant | None:
