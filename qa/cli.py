@@ -93,7 +93,12 @@ def _tell(message: str) -> None:
     print(f"qa: {message}", file=sys.stderr, flush=True)
 
 
+def _warn(message: str) -> None:
+    print(f"qa: warning: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
+    from qa.audit import AuditLog, local_actor
     from qa.documents import expand_paths, read_document
     from qa.index import StoreError
     from qa.store import read_state, update_store
@@ -123,6 +128,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         waiting=_tell,
     )
     index = state.assistant.index
+    names = [d.name for d in documents]
+    AuditLog(store, warn=_warn).record("index", local_actor(), ok=True, documents=names, replace=args.replace)
     cached = f" ({encoder.misses} embedded, {encoder.hits} from the cache)" if hasattr(encoder, "hits") else ""
     print(
         f"indexed {len(index.documents)} documents, {len(index.passages)} passages, "
@@ -247,7 +254,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     mode = ", read-only" if args.read_only else ""
     login = ", login required" if auth else ""
     print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr)
-    serve(library, args.host, args.port, auth=auth)
+    serve(library, args.host, args.port, auth=auth, allowed_hosts=tuple(args.allowed_host))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from qa.audit import format_entry, read_audit
+
+    store = Path(args.store)
+    if not store.is_dir():
+        raise CliError(f"{store}: no store here")
+    entries = read_audit(store, args.tail)
+    if not entries and not args.json:
+        print(f"qa: the audit log of {store} is empty", file=sys.stderr)
+    for entry in entries:
+        print(json.dumps(entry, ensure_ascii=False) if args.json else format_entry(entry))
     return 0
 
 
@@ -358,8 +379,21 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     sv.add_argument("--auth", default=None, help="user:password for a login page and API (or set QA_AUTH)")
     sv.add_argument("--read-only", action="store_true", help="refuse uploads and removals")
+    sv.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server answers to besides its address and localhost (repeatable)",
+    )
     sv.add_argument("--reader", choices=READERS, default=None, help=reader_help)
     sv.set_defaults(run=cmd_serve)
+
+    lg = sub.add_parser("log", help="show the store's audit log: uploads, removals, re-indexing, failed logins")
+    lg.add_argument("--store", default=str(default_store()), help=store_help)
+    lg.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N entries")
+    lg.add_argument("--json", action="store_true", help="print the entries as JSON lines")
+    lg.set_defaults(run=cmd_log)
 
     tr = sub.add_parser("train-reader", help="train the span reader (resumes from its last checkpoint)")
     tr.add_argument("--data", nargs="+", required=True, help="SQuAD-layout JSON files (e.g. ../shared/train/*.json)")
@@ -394,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.assistant import QuestionError
     from qa.documents import DocumentError
     from qa.index import StoreError
+    from qa.store import StoreWriteError, describe_os_error
     from qa.storelock import StoreBusyError
 
     try:
@@ -406,9 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         QuestionError,
         EncoderError,
         SetError,
+        StoreWriteError,
         ValueError,
     ) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a fault of the machine (a full disk, no permission): one line, not a traceback
+        print(f"qa: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -107,12 +107,12 @@ def test_read_only_server_says_so_and_refuses_through_the_api(report_assistant, 
     notes = tmp_path / "notes.txt"
     notes.write_text("宁波市今年新建口袋公园45个。", encoding="utf-8")
     response = httpx.post(url + "/gradio_api/upload", files={"files": ("notes.txt", notes.read_bytes())})
-    assert response.status_code == 413  # no file reaches the server's disk at all
+    assert response.status_code == 403  # refused before its body is read: no file reaches the server's disk
     api = client(url)
     assert api.predict(None, api_name="/upload")[0] == READ_ONLY
     assert api.predict("ningbo-enforcement-report.txt", api_name="/remove")[0].startswith("✗ this server is read")
     assert api.predict(QUESTION, 3, api_name="/ask")["answer"] == ANSWER
-    with pytest.raises(Exception, match="size"):
+    with pytest.raises(Exception, match="size"):  # gradio_client checks the server's size limit (0) first
         api.predict([handle_file(str(notes))], api_name="/upload")
 
 
@@ -142,7 +142,9 @@ def test_serve_command_passes_login_and_read_only(monkeypatch, capsys, report_as
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder, reader=None: report_assistant)
-    monkeypatch.setattr(ui.app, "serve", lambda library, host, port, auth: calls.append((library, host, auth)))
+    monkeypatch.setattr(
+        ui.app, "serve", lambda library, host, port, auth, allowed_hosts: calls.append((library, host, auth))
+    )
     assert cmd_serve(build_parser().parse_args([*argv, "--store", "unused"])) == 0
     library, host, given = calls[0]
     assert given == auth and library.read_only == ("--read-only" in argv)

@@ -115,7 +115,8 @@ def test_qa_index_killed_at_any_moment_leaves_the_old_or_the_new_index(tmp_path,
     store = tmp_path / "stage-publishing"  # an orphan data folder and a temporary manifest are left there
     assert index_in_subprocess(corpus, store)[0] == 0
     assert check_old_or_new(store, encoder) == "new"
-    assert sorted(p.name for p in store.iterdir() if not p.name.startswith("data-")) == [".lock", "manifest.json"]
+    left = sorted(p.name for p in store.iterdir() if not p.name.startswith("data-"))
+    assert left == [".lock", "audit.jsonl", "manifest.json"]  # audit.jsonl: qa index's line in the audit log
     assert len([p for p in store.iterdir() if p.name.startswith("data-")]) == 1
     print(f"whole run {whole_run:.1f}s:", outcomes)  # shown with -s: where each run stopped, what it left
 

@@ -3,17 +3,19 @@ otherwise and never shares publicly."""
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
 from qa.assistant import Assistant, QuestionError, clean_question
+from qa.audit import Actor, AuditLog
 from qa.conversation import with_context
 from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
 from qa.index import StoreError
@@ -22,6 +24,7 @@ from qa.store import (
     NO_MANIFEST,
     StoreChangeError,
     StoreState,
+    StoreWriteError,
     check_change,
     manifest_digest,
     manifest_stamp,
@@ -30,6 +33,7 @@ from qa.store import (
 )
 from qa.storelock import LockSettings, StoreBusyError
 from qa.types import Document
+from ui.guard import CLIENT, Guard, GuardSettings, ServeLimits
 from ui.render import inert_html, inert_markdown, render_answer
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
@@ -37,7 +41,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 READ_ONLY = "✗ this server is read-only: documents cannot be added or removed"
 STORE_BUSY = "✗ another writer (such as qa index) is changing the store; nothing was changed, try again in a minute"
 STORE_BROKEN = "✗ the store on disk cannot be read (the server's log says why); nothing was changed"
-CONCURRENCY = 4  # questions answered at once; more only queue for the same 2 cores behind the GIL
+CONCURRENCY = ServeLimits().concurrency  # questions answered at once; more only queue for the same 2 cores
+ASKS_TO_REPLACE = "⚠"  # the first character of a message that asks to confirm replacing a document
+REPLACE_HINT = "nothing was changed; press Replace to replace it, or choose another file"
 
 EXAMPLES = [
     "公布了多少个不予处罚事项？",
@@ -64,12 +70,15 @@ class Library:
         read_only: bool = False,
         lock: LockSettings = LockSettings(),
         log: Callable[[str], None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._assistant = assistant
         self._store = store
         self.read_only = read_only
         self._lock = lock
         self._log = log or _log
+        # uploads, removals and failed logins are recorded in the store's audit log
+        self.audit = audit if audit is not None or store is None else AuditLog(store, warn=self._log)
         self._write_lock = threading.Lock()
         # what is known of the store on disk: a folder with no store yet will hold this assistant;
         # an existing one is read again before the first change
@@ -121,42 +130,87 @@ class Library:
         """One row a document: name, characters, passages."""
         return [[d.name, d.chars, d.passages] for d in self._assistant.index.document_infos()]
 
-    def add(self, uploads: list[tuple[str, Path]], progress: Callable[[int, int], None] | None = None) -> list[str]:
+    def sizes(self) -> dict[str, int]:
+        """The characters of each document served, by name."""
+        return {d.name: d.chars for d in self._assistant.index.document_infos()}
+
+    def add(
+        self,
+        uploads: Sequence[tuple[str, Path]],
+        progress: Callable[[int, int], None] | None = None,
+        replace: bool = False,
+        actor: Actor | None = None,
+    ) -> list[str]:
         """Index uploaded files, given as (file name, path on disk); return one message a file.
         Files that cannot be read are reported and left out; the index changes only when at
-        least one file was read, and the store is saved before the new index is served."""
+        least one file was read, and the store is saved before the new index is served. A file
+        named like a document already indexed replaces it only with ``replace``; without, nothing is
+        changed and a message starting ``ASKS_TO_REPLACE`` asks to confirm."""
+        names = [safe_name(name) for name, _ in uploads]
         if self.read_only:
-            return [READ_ONLY]
-        documents, messages = [], []
-        for name, path in uploads:
-            safe = safe_name(name)
+            return self._record("upload", actor, False, names, [READ_ONLY])
+        self.follow_store()
+        held = self.sizes()
+        documents: list[Document] = []
+        messages: list[str] = []
+        replaced: dict[str, int] = {}
+        for safe, (_, path) in zip(names, uploads, strict=True):
+            if any(d.name == safe for d in documents):
+                messages.append(f"✗ {safe}: another file of this upload has the same name")
+                continue
             try:
                 document = read_upload(path)
             except DocumentError as exc:
                 messages.append(f"✗ {safe}: {str(exc).split(': ', 1)[-1]}")
                 continue
             documents.append(make_document(safe, document.text))
-            messages.append(f"✓ {safe}: {len(document.text)} characters")
+            if safe in held:
+                replaced[safe] = held[safe]
+                messages.append(f"✓ replaced {safe}: {len(document.text):,} characters, was {held[safe]:,} characters")
+            else:
+                messages.append(f"✓ {safe}: {len(document.text):,} characters")
+        if replaced and not replace:
+            asks = [
+                f"{ASKS_TO_REPLACE} {name} is already indexed ({chars:,} characters): {REPLACE_HINT}"
+                for name, chars in replaced.items()
+            ]
+            return self._record("upload", actor, False, names, [m for m in messages if m.startswith("✗")] + asks)
         if documents:
-            failure = self._change(documents, [], progress)
+            failure = self._change(documents, [], progress, replace_existing=replace)
             if failure is not None:
-                return [m for m in messages if not m.startswith("✓")] + [failure]
+                messages = [m for m in messages if not m.startswith("✓")] + [failure]
+        applied = any(m.startswith("✓") for m in messages)
+        return self._record("upload", actor, applied, names, messages, replaced=replaced or None)
+
+    def remove(self, name: str, actor: Actor | None = None) -> str:
+        if self.read_only:
+            return self._record("remove", actor, False, [name], [READ_ONLY])[0]
+        failure = self._change([], [name])
+        message = failure or f"✓ removed {name}"
+        return self._record("remove", actor, failure is None, [name], [message])[0]
+
+    def _record(
+        self, event: str, actor: Actor | None, ok: bool, names: list[str], messages: list[str], **details: Any
+    ) -> list[str]:
+        """Write the change asked for to the audit log; return its messages."""
+        if self.audit is not None:
+            extra = {k: v for k, v in details.items() if v is not None}
+            self.audit.record(event, actor, ok=ok, documents=names, message="\n".join(messages), **extra)
         return messages
 
-    def remove(self, name: str) -> str:
-        if self.read_only:
-            return READ_ONLY
-        failure = self._change([], [name])
-        return failure or f"✓ removed {name}"
-
     def _change(
-        self, add: list[Document], remove: list[str], progress: Callable[[int, int], None] | None = None
+        self,
+        add: list[Document],
+        remove: list[str],
+        progress: Callable[[int, int], None] | None = None,
+        replace_existing: bool = True,
     ) -> str | None:
         """Apply a change to the served assistant and the store; a message when it was not applied."""
         with self._write_lock:
             try:
                 if self._store is None:
-                    check_change([d.name for d in self._assistant.index.documents], [d.name for d in add], remove)
+                    current = [d.name for d in self._assistant.index.documents]
+                    check_change(current, [d.name for d in add], remove, replace_existing)
                     self._assistant = self._assistant.with_documents(add, remove=remove, progress=progress)
                     return None
                 state = update_store(
@@ -164,6 +218,7 @@ class Library:
                     self._assistant.encoder,
                     add,
                     remove,
+                    replace_existing=replace_existing,
                     known=self._state,
                     progress=progress,
                     lock=self._lock,
@@ -174,6 +229,9 @@ class Library:
             except StoreBusyError as exc:
                 self._log(str(exc))
                 return STORE_BUSY
+            except StoreWriteError as exc:
+                self._log(str(exc))
+                return f"✗ the store cannot be saved: {exc.cause}; nothing was changed"
             except StoreError as exc:
                 self._log(str(exc))
                 return STORE_BROKEN
@@ -225,11 +283,23 @@ def read_upload(path: Path) -> Document:
     return read_document(path)
 
 
+# letters that show nothing: a combining grapheme joiner and the Hangul fillers
+INVISIBLE = frozenset("\u034f\u115f\u1160\u3164\uffa0")
+
+
 def safe_name(name: str) -> str:
-    """A file name with no folders, control characters or NULs: ``../../x.txt`` → ``x.txt``."""
+    """A file name with no folders, control or format characters (Unicode C*: NUL, ESC, zero-width
+    spaces and joiners, direction marks, soft hyphens), no space other than the plain one (Unicode Z*:
+    no-break, ideographic, thin spaces, line separators) and no invisible letters:
+    ``../../x.txt`` → ``x.txt``, ``\u200bx.txt`` → ``x.txt``."""
     base = re.split(r"[\\/]", name)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    base = "".join(ch for ch in base if visible(ch)).strip().lstrip(".")
     return base[:200] or "document.txt"
+
+
+def visible(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return ch == " " or (category[0] not in "CZ" and ch not in INVISIBLE)
 
 
 def _previous_questions(history: list[Any]) -> list[str]:
@@ -318,26 +388,53 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
             )
             upload = gr.Button("Index the uploaded files", variant="primary", elem_id="index-uploads", visible=writable)
             status = gr.Markdown(elem_id="upload-status")
+            with gr.Row(visible=False) as confirm:  # shown when an upload would replace a document
+                replace = gr.Button("Replace", variant="stop", elem_id="replace-uploads")
+                keep = gr.Button("Keep the indexed documents", elem_id="keep-documents")
             with gr.Row(visible=writable):
                 # no document names in the component itself: gradio puts its choices into the API
                 # description, which the page embeds even before a login; they arrive on page load
                 choice = gr.Dropdown([], label="document to remove", allow_custom_value=True)
                 remove = gr.Button("Remove")
 
-        def on_upload(paths: list[str] | None, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        def index_uploads(paths: list[str] | None, request, progress, replace: bool):  # noqa: ANN001, ANN202
             if not paths and not library.read_only:
-                return "Choose files first.", library.documents(), gr.update()
+                return "Choose files first.", library.documents(), gr.update(), gr.update(visible=False)
             uploads = [(Path(p).name, Path(p)) for p in paths or []]
-            messages = library.add(uploads, progress=lambda done, total: progress(done / max(total, 1), "indexing"))
+            messages = library.add(
+                uploads,
+                progress=lambda done, total: progress(done / max(total, 1), "indexing"),
+                replace=replace,
+                actor=actor_of(request),
+            )
             names = [d[0] for d in library.documents()]
-            return "\n\n".join(inert_markdown(m) for m in messages), library.documents(), gr.update(choices=names)
+            asks = any(m.startswith(ASKS_TO_REPLACE) for m in messages)
+            status_text = "\n\n".join(inert_markdown(m) for m in messages)
+            return status_text, library.documents(), gr.update(choices=names), gr.update(visible=asks)
 
-        def on_remove(name: str | None):  # noqa: ANN202
-            message = library.remove(name) if name or library.read_only else "Choose a document first."
+        def on_upload(paths: list[str] | None, request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+            return index_uploads(paths, request, progress, replace=False)
+
+        def on_replace(paths: list[str] | None, request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+            return index_uploads(paths, request, progress, replace=True)
+
+        def on_remove(name: str | None, request):  # noqa: ANN001, ANN202
+            if name or library.read_only:
+                message = library.remove(name, actor=actor_of(request))
+            else:
+                message = "Choose a document first."
             names = [d[0] for d in library.documents()]
             return inert_markdown(message), library.documents(), gr.update(choices=names, value=None)
 
-        upload.click(on_upload, [files], [status, table, choice], api_name="upload")
+        for handler in (on_upload, on_replace, on_remove):
+            # gradio passes the request (client address, user) to a parameter annotated gr.Request; the
+            # annotation is given here, where gradio is imported, as this module's are strings
+            handler.__annotations__["request"] = gr.Request
+        outputs = [status, table, choice, confirm]  # a Row is no API output: the API returns the first three
+        upload.click(on_upload, [files], outputs, api_name="upload")
+        replace.click(on_replace, [files], outputs, api_name="replace")
+        kept = ("Nothing was changed.", gr.update(visible=False))
+        keep.click(lambda: kept, None, [status, confirm], api_visibility="private")
         remove.click(on_remove, [choice], [status, table, choice], api_name="remove")
         gr.api(ask, api_name="ask")
         demo.load(
@@ -346,28 +443,59 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
     return demo
 
 
+def actor_of(request: Any) -> Actor:
+    """Who sent a gradio request: the client's address and the signed-in user."""
+    client = getattr(request, "client", None)
+    return Actor(getattr(client, "host", None), getattr(request, "username", None))
+
+
+def login_check(auth: tuple[str, str], audit: AuditLog | None) -> Callable[[str, str], bool]:
+    """Gradio's login test: the one user and password, compared in constant time; a failed login is
+    written to the audit log with the client's address and the user name tried."""
+    user, password = auth
+
+    def check(name: str, given: str) -> bool:
+        same_user = hmac.compare_digest(name.encode("utf-8"), user.encode("utf-8"))
+        same_password = hmac.compare_digest(given.encode("utf-8"), password.encode("utf-8"))
+        if same_user and same_password:
+            return True
+        if audit is not None:
+            audit.record("login_failed", Actor(CLIENT.get(), name))
+        return False
+
+    return check
+
+
 def serve(  # noqa: ANN201 - the launched gradio Blocks
     library: Library,
     host: str = "127.0.0.1",
     port: int = 7860,
     block: bool = True,
     auth: tuple[str, str] | None = None,
+    allowed_hosts: Sequence[str] = (),
+    limits: ServeLimits = ServeLimits(),
 ):
     """Start the chat on ``host:port`` (loopback unless told otherwise), behind a login when
-    ``auth`` is given. Uploads over the size limit are cut off by the server; a read-only library
-    takes none at all."""
+    ``auth`` is given. Requests are answered only for the bound address, loopback names and
+    ``allowed_hosts``, and only from its own pages (``ui.guard``); at most ``limits.queue_size`` calls
+    wait, the next is told the server is busy. Uploads over the size limit are cut off by the server; a
+    read-only library's server takes none at all."""
+    from starlette.middleware import Middleware
+
     library.warm_up()
     demo = build_app(library)
-    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
+    guard = GuardSettings(host, tuple(allowed_hosts), library.read_only, limits)
     demo.launch(
         server_name=host,
         server_port=port,
         share=False,
         prevent_thread_lock=not block,
         quiet=True,
-        auth=auth,
+        auth=None if auth is None else login_check(auth, library.audit),
         auth_message="qa-assistant: sign in to ask the documents",
         max_file_size=0 if library.read_only else MAX_UPLOAD_BYTES,
         show_error=False,
+        app_kwargs={"middleware": [Middleware(Guard, settings=guard)]},
     )
     return demo
