@@ -173,7 +173,7 @@ def format_entry(entry: dict[str, Any]) -> str:
         others,
         f"— {message}" if message else "",
     ]
-    return "  ".join(p for p in parts if p).replace("\n", " | ")
+    return "  ".join(p for p in parts if p).replace("\n", " | ").rstrip()
 
 
 def _short(value: str | None) -> str | None:
