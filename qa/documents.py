@@ -1,19 +1,56 @@
 """Reading documents from disk into decoded text: .txt/.md (any common Chinese encoding), .pdf,
-.docx and .html."""
+.docx and .html, each within limits on what reading one file may cost (``ReadLimits``)."""
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator
-from html.parser import HTMLParser
+from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
+from typing import TypeVar
+from xml.parsers import expat
 
 from qa.types import Document
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 SUFFIXES = (*TEXT_SUFFIXES, ".pdf", ".docx", ".html", ".htm")
 MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one file may cost. Past any limit the file is refused with one line, so time and
+    memory stay proportional to the file's size: a DOCX unpacks to at most ``unpack_ratio`` times its
+    own size (never less than ``min_unpacked_bytes``, never more than ``max_unpacked_bytes``), counted
+    as it streams out of the archive, and its XML is parsed element by element, never built as a tree."""
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    unpack_ratio: int = 20
+    min_unpacked_bytes: int = 16 * 1024 * 1024
+    max_unpacked_bytes: int = 128 * 1024 * 1024
+    max_xml_elements: int = 2_000_000
+    max_xml_depth: int = 512  # lxml (and so python-docx) stops at 256
+    max_xml_token_bytes: int = 1024 * 1024  # one tag (all its attributes) or comment
+    max_cell_span: int = 63  # columns one table cell may span (Word allows 63 in all)
+    max_html_tags: int = 2_000_000
+
+    def __post_init__(self) -> None:
+        if min(self.max_file_bytes, self.unpack_ratio, self.min_unpacked_bytes, self.max_xml_elements) < 1:
+            raise ValueError(f"limits must be positive: {self}")
+        if not 1 <= self.min_unpacked_bytes <= self.max_unpacked_bytes:
+            raise ValueError(f"min_unpacked_bytes must not exceed max_unpacked_bytes: {self}")
+
+    def unpacked_bytes(self, file_bytes: int) -> int:
+        """The most a compressed file of ``file_bytes`` may unpack to."""
+        return min(max(self.unpack_ratio * file_bytes, self.min_unpacked_bytes), self.max_unpacked_bytes)
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 class DocumentError(ValueError):
@@ -57,8 +94,80 @@ def decode_text(data: bytes, name: str = "<bytes>") -> str:
     raise DocumentError(f"{name}: not text in UTF-8, UTF-16 or GB18030/GBK (binary file?)")
 
 
-class _HTMLText(HTMLParser):
-    """Collects the visible text of an HTML page; scripts and styles are dropped, blocks break lines."""
+class _Hidden:
+    """The open elements whose text is not shown (``<script>``, ``<style>``, ``<template>``…), as a
+    stack on which every step costs O(1) amortised, however deep the page nests them: closing a tag
+    pops down to its last opening, and ``<body>`` closes every ``<head>`` (``</head>`` may be left out)."""
+
+    def __init__(self) -> None:
+        self._stack: list[str | None] = []  # None: a <head> closed by <body>
+        self._open: dict[str, int] = {}
+        self._heads: list[int] = []  # positions of the open <head>s in the stack
+        self._count = 0
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def push(self, tag: str) -> None:
+        if tag == "head":
+            self._heads.append(len(self._stack))
+        self._stack.append(tag)
+        self._open[tag] = self._open.get(tag, 0) + 1
+        self._count += 1
+
+    def close(self, tag: str) -> bool:
+        """Close the last open ``tag`` and everything opened after it; False if none is open."""
+        if not self._open.get(tag):
+            return False
+        while True:
+            top = self._stack.pop()
+            if top is None:
+                continue
+            self._open[top] -= 1
+            self._count -= 1
+            if top == "head":
+                self._heads.pop()
+            if top == tag:
+                return True
+
+    def close_heads(self) -> None:
+        for position in self._heads:
+            self._stack[position] = None
+        self._count -= self._open.get("head", 0)
+        self._open["head"] = 0
+        self._heads.clear()
+
+
+_TAG_NAME = re.compile(r"[A-Za-z][^\t\n\r\f />]*")
+_QUOTED_VALUE = re.compile(r"=[\t\n\r\f ]*([\"'])")
+_RAW_TEXT = {tag: re.compile(rf"</{tag}[\t\n\r\f />]", re.IGNORECASE) for tag in ("script", "style")}
+
+
+def _tag_end(html: str, start: int) -> int:
+    """The index just past the ``>`` that closes a tag whose attributes begin at ``start`` (a quoted
+    attribute value may hold ``>``), or -1 where the input ends first. Each character is looked at a
+    bounded number of times, however many attributes the tag has."""
+    end = -1
+    while True:
+        if end < start:
+            end = html.find(">", start)
+            if end < 0:
+                return -1
+        quoted = _QUOTED_VALUE.search(html, start, end)
+        if quoted is None:
+            return end + 1
+        start = html.find(quoted.group(1), quoted.end()) + 1
+        if start == 0:
+            return -1
+
+
+class _HTMLText:
+    """Collects the visible text of an HTML page; scripts and styles are dropped, blocks break lines.
+
+    A tokenizer of its own rather than ``html.parser``, whose handling of unterminated comments and
+    declarations is quadratic (CVE-2025-6069): every construct here either ends where its terminator
+    is found or runs to the end of the input, as in HTML5, so reading takes time linear in the page.
+    More than ``max_html_tags`` tags are refused."""
 
     _SKIP = {"script", "style", "noscript", "template", "head"}
     _BLOCK = {
@@ -84,38 +193,82 @@ class _HTMLText(HTMLParser):
         "hr",
     }
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+    def __init__(self, name: str, limits: ReadLimits) -> None:
         self.parts: list[str] = []
-        self._skipped: list[str] = []  # open elements whose text is not shown
+        self._hidden = _Hidden()
+        self._name = name
+        self._tags = 0
+        self._max_tags = limits.max_html_tags
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def feed(self, html: str) -> None:
+        n, pos = len(html), 0
+        while pos < n:
+            lt = html.find("<", pos)
+            if lt < 0:
+                lt = n
+            if lt > pos and not self._hidden:
+                self.parts.append(unescape(html[pos:lt]))
+            if lt == n:
+                return
+            after = html[lt + 1 : lt + 2]
+            closing = _TAG_NAME.match(html, lt + 2) if after == "/" else None
+            if html.startswith("<!--", lt):  # a comment, to the end if unterminated
+                end = html.find("-->", lt + 4)
+                pos = n if end < 0 else end + 3
+            elif after in ("!", "?", "/") and closing is None:
+                end = html.find(">", lt + 2)  # a doctype, CDATA, processing instruction or bogus comment
+                pos = n if end < 0 else end + 1
+            elif closing is not None:
+                pos = _tag_end(html, closing.end())
+                if pos < 0:
+                    return  # a tag cut off by the end of the input is dropped
+                self._end(closing.group().lower())
+            elif (name := _TAG_NAME.match(html, lt + 1)) is not None:
+                pos = _tag_end(html, name.end())
+                if pos < 0:
+                    return
+                tag = name.group().lower()
+                self._start(tag)
+                if html[pos - 2] == "/" and pos - 2 >= name.end():
+                    self._end(tag)  # <br/>, <template/>: opened and closed, as html.parser has it
+                elif tag in _RAW_TEXT:  # script and style text is never markup, and never shown
+                    raw_end = _RAW_TEXT[tag].search(html, pos)
+                    pos = n if raw_end is None else raw_end.start()
+            else:
+                if not self._hidden:
+                    self.parts.append("<")
+                pos = lt + 1
+
+    def _count_tag(self) -> None:
+        self._tags += 1
+        if self._tags > self._max_tags:
+            raise DocumentError(f"{self._name}: more than {self._max_tags} tags; refusing")
+
+    def _start(self, tag: str) -> None:
+        self._count_tag()
         if tag == "body":
-            self._skipped = [t for t in self._skipped if t != "head"]  # </head> may be left out
+            self._hidden.close_heads()
         if tag in self._SKIP:
-            self._skipped.append(tag)
+            self._hidden.push(tag)
         elif tag in self._BLOCK:
             self.parts.append("\n")
-        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and not self._skipped:
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and not self._hidden:
             self.parts.append("#" * int(tag[1]) + " ")
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._skipped:
-            del self._skipped[len(self._skipped) - 1 - self._skipped[::-1].index(tag) :]
+    def _end(self, tag: str) -> None:
+        self._count_tag()
+        if self._hidden.close(tag):
+            pass
         elif tag in ("td", "th"):
             self.parts.append(" | ")  # cells of a row stay apart: 2023 | 106, never 2023106
         elif tag in self._BLOCK:
             self.parts.append("\n")
 
-    def handle_data(self, data: str) -> None:
-        if not self._skipped:
-            self.parts.append(data)
 
-
-def html_to_text(html: str) -> str:
-    parser = _HTMLText()
+def html_to_text(html: str, name: str = "<html>", limits: ReadLimits = DEFAULT_LIMITS) -> str:
+    """The visible text of a page, one block a line, in time linear in its length."""
+    parser = _HTMLText(name, limits)
     parser.feed(html)
-    parser.close()
     lines = (" ".join(line.split()).strip(" |") for line in "".join(parser.parts).split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -131,38 +284,326 @@ def _pdf_text(path: Path) -> str:
     return "\n\n".join(page.strip() for page in pages)
 
 
-def _docx_text(path: Path) -> str:
-    import zipfile
+# --- DOCX: streamed out of the archive and parsed element by element -----------------------------
 
+_WORD = frozenset(
+    {"http://schemas.openxmlformats.org/wordprocessingml/2006/main", "http://purl.oclc.org/ooxml/wordprocessingml/main"}
+)
+_RELATIONSHIPS = frozenset({"http://schemas.openxmlformats.org/package/2006/relationships"})
+_CHUNK = 256 * 1024
+
+
+class _Budget:
+    """What reading one DOCX has cost so far, against its limits: bytes unpacked (counted as they
+    stream out of the archive, whatever sizes it declares), XML elements parsed, characters of text."""
+
+    def __init__(self, name: str, limits: ReadLimits, file_bytes: int) -> None:
+        self.name = name
+        self.limits = limits
+        self.max_bytes = limits.unpacked_bytes(file_bytes)
+        self.bytes = 0
+        self.elements = 0
+        self.chars = 0
+
+    def unpacked(self, count: int) -> None:
+        self.bytes += count
+        if self.bytes > self.max_bytes:
+            raise DocumentError(f"{self.name}: unpacks to more than {self.max_bytes} bytes; refusing a zip bomb")
+
+    def parsed(self, count: int) -> None:
+        self.elements += count
+        if self.elements > self.limits.max_xml_elements:
+            raise DocumentError(f"{self.name}: more than {self.limits.max_xml_elements} XML elements; refusing")
+
+    def wrote(self, count: int) -> None:
+        self.chars += count
+        if self.chars > self.max_bytes:
+            raise DocumentError(f"{self.name}: its text would be over {self.max_bytes} characters; refusing")
+
+
+class _Part:
+    """A streaming reader of one XML part of a DOCX. ``ROLES`` maps (the parent's role, an element's
+    local name) to the element's role; an element without one is skipped with everything inside it.
+    Subclasses act on roles as elements open (``opened``) and close (``closed``)."""
+
+    NAMESPACES: frozenset[str] = _WORD
+    ROLES: dict[tuple[str | None, str], str] = {}
+    TEXT_ROLE: str | None = None  # character data inside an element of this role is kept
+
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+        self.roles: list[str | None] = [""]
+        self.elements = 0
+        self.text: list[str] = []
+        self._max_depth = budget.limits.max_xml_depth
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.elements += 1
+        parent = self.roles[-1]
+        if parent is None:
+            if len(self.roles) > self._max_depth:
+                raise DocumentError(f"{self.budget.name}: XML nested over {self._max_depth} deep; refusing")
+            self.roles.append(None)
+            return
+        namespace, _, local = name.rpartition(" ")
+        role = self.ROLES.get((parent, local)) if namespace in self.NAMESPACES else None
+        self.roles.append(role)
+        if role is not None:
+            self.opened(role, attrs, namespace + " " if namespace else "")
+
+    def end(self, name: str) -> None:
+        role = self.roles.pop()
+        if role is not None:
+            self.closed(role)
+
+    def data(self, text: str) -> None:
+        if self.roles[-1] == self.TEXT_ROLE:
+            self.text.append(text)
+
+    def opened(self, role: str, attrs: dict[str, str], ns: str) -> None:
+        """``ns`` prefixes the part's attribute names: ``attrs[ns + "val"]`` is ``w:val``."""
+
+    def closed(self, role: str) -> None:
+        pass
+
+
+_P = TypeVar("_P", bound=_Part)
+
+
+def _refuse_dtd(name: str) -> None:
+    raise DocumentError(f"{name}: holds a DTD or entity declaration; refusing")
+
+
+def _parse_part(archive: zipfile.ZipFile, member: str, part: _P, budget: _Budget) -> _P:
+    """Stream one member through expat in chunks, counting the bytes that come out; no DTD, no
+    entities, no tree."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = lambda *_: _refuse_dtd(budget.name)
+    parser.EntityDeclHandler = lambda *_: _refuse_dtd(budget.name)
+    parser.StartElementHandler = part.start
+    parser.EndElementHandler = part.end
+    if part.TEXT_ROLE is not None:
+        parser.CharacterDataHandler = part.data
+    counted = fed = 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            budget.unpacked(len(chunk))
+            parser.Parse(chunk, False)
+            budget.parsed(part.elements - counted)
+            counted, fed = part.elements, fed + len(chunk)
+            # expat holds an unfinished tag or comment and tokenizes it again with every chunk: bound it
+            if fed - parser.CurrentByteIndex > (most := budget.limits.max_xml_token_bytes):
+                raise DocumentError(f"{budget.name}: holds an XML tag or comment over {most} bytes; refusing")
+    parser.Parse(b"", True)
+    return part
+
+
+class _Relationships(_Part):
+    """A ``.rels`` part: the first internal target of each relationship type (by its last word)."""
+
+    NAMESPACES = _RELATIONSHIPS
+    ROLES = {("", "Relationships"): "rels", ("rels", "Relationship"): "rel"}
+
+    def __init__(self, budget: _Budget) -> None:
+        super().__init__(budget)
+        self.targets: dict[str, str] = {}
+
+    def opened(self, role: str, attrs: dict[str, str], ns: str) -> None:
+        if role == "rel" and attrs.get("TargetMode") != "External" and "Target" in attrs:
+            self.targets.setdefault(attrs.get("Type", "").rpartition("/")[2], attrs["Target"])
+
+
+@dataclass
+class _Style:
+    kind: str | None
+    name: str | None = None
+    named: bool = False
+
+
+class _Styles(_Part):
+    """``styles.xml``: each style's type and name by its id, and the default paragraph style, found
+    as python-docx finds them (the first style of an id, the last default)."""
+
+    ROLES = {("", "styles"): "styles", ("styles", "style"): "style", ("style", "name"): "name"}
+
+    def __init__(self, budget: _Budget) -> None:
+        super().__init__(budget)
+        self.by_id: dict[str, _Style] = {}
+        self.default: _Style | None = None
+        self._style = _Style(None)
+
+    def opened(self, role: str, attrs: dict[str, str], ns: str) -> None:
+        if role == "style":
+            self._style = _Style(attrs.get(ns + "type"))
+            self.by_id.setdefault(attrs.get(ns + "styleId", ""), self._style)
+            if self._style.kind == "paragraph" and attrs.get(ns + "default") in ("1", "true", "on"):
+                self.default = self._style
+        elif role == "name" and not self._style.named:
+            self._style.name, self._style.named = attrs.get(ns + "val"), True
+
+    def paragraph_style_name(self, style_id: str | None) -> str | None:
+        style = self.by_id.get(style_id) if style_id else None
+        if style is None or style.kind != "paragraph":
+            style = self.default
+        return None if style is None else style.name
+
+
+_RUN_CONTENT = {"tab": "tab", "ptab": "tab", "br": "br", "cr": "cr", "noBreakHyphen": "hyphen", "t": "t"}
+_BODY_ROLES: dict[tuple[str | None, str], str] = {
+    ("", "document"): "document",
+    ("document", "body"): "body",
+    ("body", "p"): "p",
+    ("body", "tbl"): "tbl",
+    ("tbl", "tr"): "tr",
+    ("tr", "trPr"): "trPr",
+    ("trPr", "gridBefore"): "gridBefore",
+    ("tr", "tc"): "tc",
+    ("tc", "tcPr"): "tcPr",
+    ("tcPr", "gridSpan"): "gridSpan",
+    ("tcPr", "vMerge"): "vMerge",
+    ("tc", "p"): "cp",
+    ("p", "pPr"): "pPr",
+    ("pPr", "pStyle"): "pStyle",
+    **{(paragraph, child): child for paragraph in ("p", "cp") for child in ("r", "hyperlink")},
+    ("hyperlink", "r"): "r",
+    **{("r", element): role for element, role in _RUN_CONTENT.items()},
+}
+_RUN_TEXT = {"tab": "\t", "cr": "\n", "hyphen": "-"}
+
+
+def _whole_number(value: str | None, default: int) -> int:
+    """An attribute's small whole number, or ``default`` where it is missing or not one."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 9:
+        return default
+    return int(value)
+
+
+class _Body(_Part):
+    """``document.xml`` read as python-docx reads it: the paragraphs directly in the body (with their
+    style, for headings), then each row of the tables directly in the body, a cell spanning columns
+    repeated once per column and a vertically merged cell given the text of the cell above it."""
+
+    ROLES = _BODY_ROLES
+    TEXT_ROLE = "t"
+
+    def __init__(self, budget: _Budget, styles: _Styles | None) -> None:
+        super().__init__(budget)
+        self.paragraphs: list[str] = []  # each as a line: "## text" for a heading
+        self.rows: list[str] = []
+        self._styles = styles
+        self._headings: dict[str | None, str] = {}  # style id → "## " or ""
+        self._style: str | None = None
+        self._cell_paragraphs: list[str] = []
+        self._cells: list[tuple[str, int, bool]] = []  # (text, columns spanned, continues the cell above)
+        self._span, self._continues, self._grid_before = 1, False, 0
+        self._above: dict[int, tuple[str, int]] = {}  # grid column → (text, span) of the row above
+        self._max_span = budget.limits.max_cell_span
+
+    def opened(self, role: str, attrs: dict[str, str], ns: str) -> None:
+        if role in _RUN_TEXT:
+            self.text.append(_RUN_TEXT[role])
+        elif role == "br":
+            if attrs.get(ns + "type", "textWrapping") == "textWrapping":
+                self.text.append("\n")
+        elif role == "p" or role == "cp":
+            self.text = []
+            self._style = None
+        elif role == "pStyle":
+            if self._style is None:
+                self._style = attrs.get(ns + "val")
+        elif role == "tc":
+            self._cell_paragraphs, self._span, self._continues = [], 1, False
+        elif role == "gridSpan":
+            self._span = max(1, min(_whole_number(attrs.get(ns + "val"), 1), self._max_span))
+        elif role == "vMerge":
+            self._continues = attrs.get(ns + "val", "continue") == "continue"
+        elif role == "tr":
+            self._cells, self._grid_before = [], 0
+        elif role == "gridBefore":
+            self._grid_before = _whole_number(attrs.get(ns + "val"), 0)
+        elif role == "tbl":
+            self._above = {}
+
+    def closed(self, role: str) -> None:
+        if role == "p":
+            text = "".join(self.text).strip()
+            if text:
+                text = self._heading(self._style) + text
+            self.budget.wrote(len(text) + 1)
+            self.paragraphs.append(text)
+        elif role == "cp":
+            self._cell_paragraphs.append("".join(self.text))
+        elif role == "tc":
+            self._cells.append(("\n".join(self._cell_paragraphs).strip(), self._span, self._continues))
+        elif role == "tr":
+            self._close_row()
+
+    def _close_row(self) -> None:
+        column, row, cells = self._grid_before, {}, []
+        for text, span, continues in self._cells:
+            shown = self._above.get(column, ("", span)) if continues else (text, span)
+            row[column] = shown
+            cells.append(shown)
+            column += span
+        self.budget.wrote(sum((len(text) + 3) * span for text, span in cells))
+        self.rows.append(" | ".join(text for text, span in cells for _ in range(span)))
+        self._above = row
+
+    def _heading(self, style_id: str | None) -> str:
+        """The Markdown mark of a paragraph of this style: "## " for "Heading 2", "" for body text."""
+        if style_id not in self._headings:
+            name = self._styles.paragraph_style_name(style_id) if self._styles is not None else style_id
+            style = (name or "").lower()
+            mark = ""
+            if style.startswith("heading"):
+                digits = "".join(ch for ch in style if ch.isdigit()) or "1"
+                mark = "#" * min(int(digits[:3]), 6) + " "
+            self._headings[style_id] = mark
+        return self._headings[style_id]
+
+
+def _part_path(folder: str, target: str) -> str:
+    return posixpath.normpath(posixpath.join("/" + folder, target)).lstrip("/")
+
+
+def _read_docx(archive: zipfile.ZipFile, budget: _Budget) -> str:
+    names = set(archive.namelist())
+    main = "word/document.xml"
+    if "_rels/.rels" in names:
+        package = _parse_part(archive, "_rels/.rels", _Relationships(budget), budget)
+        main = _part_path("", package.targets.get("officeDocument", main))
+    folder, _, base = main.rpartition("/")
+    styles = None
+    if (rels := posixpath.join(folder, "_rels", base + ".rels")) in names:
+        target = _parse_part(archive, rels, _Relationships(budget), budget).targets.get("styles")
+        if target is not None and (path := _part_path(folder, target)) in names:
+            styles = _parse_part(archive, path, _Styles(budget), budget)
+    body = _parse_part(archive, main, _Body(budget, styles), budget)
+    return "\n".join(body.paragraphs + body.rows)
+
+
+def _docx_text(path: Path, size: int, limits: ReadLimits) -> str:
+    budget = _Budget(path.name, limits, size)
     try:
         with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > 20 * MAX_FILE_BYTES:
-            raise DocumentError(f"{path.name}: unpacks to {unpacked} bytes; refusing a zip bomb")
-        import docx
-
-        document = docx.Document(str(path))
+            declared = sum(info.file_size for info in archive.infolist())
+            if declared > budget.max_bytes:
+                raise DocumentError(
+                    f"{path.name}: unpacks to {declared} bytes; refusing a zip bomb "
+                    f"(a file of {size} bytes may unpack to {budget.max_bytes})"
+                )
+            return _read_docx(archive, budget)
     except DocumentError:
         raise
     except Exception as exc:
-        raise DocumentError(f"{path.name}: cannot read DOCX ({type(exc).__name__}: {exc})") from None
-    lines = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
-        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
-        if text and style.startswith("heading"):
-            level = "".join(ch for ch in style if ch.isdigit()) or "1"
-            text = "#" * min(int(level), 6) + " " + text
-        lines.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return "\n".join(lines)
+        message = " ".join(str(exc).split())
+        raise DocumentError(f"{path.name}: cannot read DOCX ({type(exc).__name__}: {message})") from None
 
 
-def read_document(path: str | Path) -> Document:
+def read_document(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Document:
     """Read one file into a ``Document`` named by its file name; raise ``DocumentError`` if it
-    cannot be read."""
+    cannot be read or would cost more than ``limits`` allow."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -171,12 +612,12 @@ def read_document(path: str | Path) -> Document:
         size = path.stat().st_size
     except OSError as exc:
         raise DocumentError(f"{path}: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
-        raise DocumentError(f"{path.name}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+    if size > limits.max_file_bytes:
+        raise DocumentError(f"{path.name}: {size} bytes is over the {limits.max_file_bytes} byte limit")
     if suffix == ".pdf":
         text = _pdf_text(path)
     elif suffix == ".docx":
-        text = _docx_text(path)
+        text = _docx_text(path, size, limits)
     else:
         try:
             data = path.read_bytes()
@@ -184,7 +625,7 @@ def read_document(path: str | Path) -> Document:
             raise DocumentError(f"{path}: {exc.strerror or exc}") from None
         text = decode_text(data, path.name)
         if suffix in (".html", ".htm"):
-            text = html_to_text(text)
+            text = html_to_text(text, path.name, limits)
     if not any(ch.isalnum() for ch in text):
         raise DocumentError(f"{path.name}: the document holds no text")
     return make_document(path.name, text)

@@ -1,0 +1,326 @@
+"""Bounded parsing (issue 14, rows 3 and 4): each hostile file is built here and read by
+``read_document`` in a fresh Python, which reports its own wall time and peak memory. The file must be
+read, or refused with one line, in under 5 s and 300 MB; every check prints its figures
+(``pytest -s tests/test_bounded_parsing.py``)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docx
+import pytest
+from docx.enum.text import WD_BREAK
+from docx.oxml import OxmlElement
+
+from qa.documents import DocumentError, ReadLimits, html_to_text, read_document
+
+SECONDS, MEGABYTES = 5.0, 300
+CHILD_TIMEOUT = 60  # a reader that breaks its bound is stopped here, and the check fails
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+PARAGRAPH = "<w:p><w:r><w:t>宁波市推出106个不予处罚事项。</w:t></w:r></w:p>"
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a safety net should the bound break
+    from qa.documents import DocumentError, read_document
+    started = time.perf_counter()
+    try:
+        outcome = f"read {len(read_document(sys.argv[1]).text)} characters"
+    except DocumentError as exc:
+        outcome = f"refused: {exc}"
+    seconds = time.perf_counter() - started
+    try:  # this process's own peak: ru_maxrss would count the pytest process it was forked from
+        status = open("/proc/self/status").read()
+        peak = int(status.split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "outcome": outcome}))
+    """
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    seconds: float
+    peak_mb: float
+    outcome: str
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome.startswith("refused: ")
+
+
+def measure(path: Path, label: str) -> Reading:
+    """Read ``path`` in a fresh Python (started in the file's folder, so ``qa`` comes from the
+    installed package), print the figures and check them against the budget."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{label}: still reading after {CHILD_TIMEOUT} s")
+    assert done.returncode == 0, f"{label}: the reader crashed:\n{done.stderr[-2000:]}"
+    reading = Reading(**json.loads(done.stdout.strip().splitlines()[-1]))
+    size = path.stat().st_size
+    figures = f"{reading.outcome[:160]} in {reading.seconds:.2f} s, peak {reading.peak_mb:.0f} MB"
+    print(f"\n{label}: {size:,} bytes → {figures}")
+    assert reading.seconds < SECONDS and reading.peak_mb < MEGABYTES, reading
+    if reading.refused:
+        assert "\n" not in reading.outcome and reading.outcome.startswith(f"refused: {path.name}: "), reading
+    return reading
+
+
+# --- DOCX -----------------------------------------------------------------------------------
+
+
+def docx_with_body(path: Path, body: bytes | None = None, *, repeat: str = "", unpacked: int = 0) -> Path:
+    """A real ``.docx`` (python-docx's template) whose ``word/document.xml`` is ``body``, or ``repeat``
+    written over and over until it unpacks to ``unpacked`` bytes (streamed: never all in memory)."""
+    template = io.BytesIO()
+    docx.Document().save(template)
+    with zipfile.ZipFile(template) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            if info.filename != "word/document.xml":
+                archive.writestr(info, source.read(info))
+        with archive.open("word/document.xml", "w") as member:
+            member.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<w:document xmlns:w="{W}"><w:body>'.encode())
+            if body is not None:
+                member.write(body)
+            block, written = (repeat * (2**20 // max(1, len(repeat.encode())) + 1)).encode(), 0
+            while block and written < unpacked:
+                member.write(block)
+                written += len(block)
+            member.write(b"</w:body></w:document>")
+    return path
+
+
+def test_a_300_kb_docx_unpacking_to_100_mb_is_refused_within_budget(tmp_path):
+    """Row 3: 306 KB unpacking to 100 MB ran over 150 s and 2.2 GB before; its declared size is now
+    held against what a file of its size may unpack to (20 times, at least 16 MB)."""
+    bomb = docx_with_body(tmp_path / "bomb.docx", repeat=PARAGRAPH, unpacked=100 * 2**20)
+    assert bomb.stat().st_size < 500_000
+    reading = measure(bomb, "DOCX, 100 MB unpacked")
+    assert reading.refused and "refusing a zip bomb" in reading.outcome
+
+
+def test_a_small_docx_unpacking_to_10_mb_is_read_within_budget(tmp_path):
+    """Row 3: 31 KB unpacking to 10 MB took 28 s and 241 MB before; streamed, it is read."""
+    document = docx_with_body(tmp_path / "ten.docx", repeat=PARAGRAPH, unpacked=10 * 2**20)
+    assert document.stat().st_size < 100_000
+    reading = measure(document, "DOCX, 10 MB unpacked")
+    assert not reading.refused and reading.outcome.startswith("read ")
+
+
+def test_a_docx_declaring_false_sizes_is_refused_in_one_line(tmp_path):
+    """The declared size is never trusted: a bomb that claims to unpack to 1 MB is cut off there."""
+    bomb = docx_with_body(tmp_path / "liar.docx", repeat=PARAGRAPH, unpacked=100 * 2**20)
+    data = bytearray(bomb.read_bytes())
+    with zipfile.ZipFile(bomb) as archive:
+        local = archive.getinfo("word/document.xml").header_offset
+    central = data.index(b"PK\x01\x02", data.rindex(b"word/document.xml") - 46)
+    assert data[central + 46 : central + 63] == b"word/document.xml"
+    data[local + 22 : local + 26] = data[central + 24 : central + 28] = (2**20).to_bytes(4, "little")
+    bomb.write_bytes(bytes(data))
+    reading = measure(bomb, "DOCX, 100 MB unpacked, declaring 1 MB")
+    assert reading.refused
+
+
+def test_a_docx_repeating_one_merged_cell_is_refused_within_budget(tmp_path):
+    """A cell of 100,000 characters merged down 2,000 rows would be 200 MB of text: refused."""
+    cell = '<w:tc><w:tcPr><w:vMerge w:val="restart"/></w:tcPr><w:p><w:r><w:t>{}</w:t></w:r></w:p></w:tc>'
+    rows = "<w:tr>" + cell.format("数" * 100_000) + "</w:tr>"
+    rows += "<w:tr><w:tc><w:tcPr><w:vMerge/></w:tcPr><w:p/></w:tc></w:tr>" * 2_000
+    bomb = docx_with_body(tmp_path / "merged.docx", f"<w:tbl>{rows}</w:tbl>".encode())
+    reading = measure(bomb, "DOCX, one cell merged down 2,000 rows")
+    assert reading.refused and "its text would be over" in reading.outcome
+
+
+def small_docx(tmp_path: Path, body: str) -> Path:
+    return docx_with_body(tmp_path / "small.docx", body.encode())
+
+
+def test_xml_elements_past_the_limit_are_refused(tmp_path):
+    path = small_docx(tmp_path, "<w:p><w:r><w:t>x</w:t></w:r></w:p>" + "<w:p/>" * 20_000)
+    assert read_document(path, ReadLimits(max_xml_elements=100_000)).text == "x" + "\n" * 20_000
+    with pytest.raises(DocumentError, match=r"^small\.docx: more than 20000 XML elements; refusing$"):
+        read_document(path, ReadLimits(max_xml_elements=20_000))
+
+
+def test_xml_nested_too_deep_is_refused(tmp_path):
+    path = small_docx(tmp_path, "<w:p>" + "<w:x>" * 600 + "</w:x>" * 600 + "<w:r><w:t>深</w:t></w:r></w:p>")
+    with pytest.raises(DocumentError, match=r"^small\.docx: XML nested over 512 deep; refusing$"):
+        read_document(path)
+    assert read_document(path, ReadLimits(max_xml_depth=1_000)).text == "深"
+
+
+def test_a_tag_of_a_million_attributes_is_refused(tmp_path):
+    attributes = " ".join(f'w:a{i}="1"' for i in range(200_000))
+    path = small_docx(tmp_path, f"<w:p {attributes}><w:r><w:t>x</w:t></w:r></w:p>")
+    with pytest.raises(DocumentError, match=r"^small\.docx: holds an XML tag or comment over 1048576 bytes; refusing"):
+        read_document(path)
+
+
+def test_the_unpacked_limit_follows_the_file_size(tmp_path):
+    path = docx_with_body(tmp_path / "big.docx", repeat=PARAGRAPH, unpacked=3 * 2**20)
+    assert read_document(path).text.startswith("宁波市推出106个不予处罚事项。\n")
+    limits = ReadLimits(unpack_ratio=20, min_unpacked_bytes=2**20, max_unpacked_bytes=2**30)
+    with pytest.raises(DocumentError, match=r"^big\.docx: unpacks to \d+ bytes; refusing a zip bomb \(a file of"):
+        read_document(path, limits)
+
+
+def test_unpacked_bytes_are_counted_as_they_stream_whatever_the_archive_declares(tmp_path, monkeypatch):
+    path = docx_with_body(tmp_path / "big.docx", repeat=PARAGRAPH, unpacked=3 * 2**20)
+    real = zipfile.ZipFile.infolist
+
+    def declaring_one_byte_each(archive):
+        infos = [copy.copy(info) for info in real(archive)]
+        for info in infos:
+            info.file_size = 1
+        return infos
+
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", declaring_one_byte_each)
+    limits = ReadLimits(min_unpacked_bytes=2**20, max_unpacked_bytes=2**20)
+    with pytest.raises(DocumentError, match=r"^big\.docx: unpacks to more than 1048576 bytes; refusing a zip bomb$"):
+        read_document(path, limits)
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    ['<!DOCTYPE w:document [<!ENTITY a "aaaaaaaaaa">]>', '<!DOCTYPE w:document SYSTEM "file:///etc/passwd">'],
+)
+def test_a_dtd_or_entity_is_refused(tmp_path, declaration):
+    path = tmp_path / "dtd.docx"
+    docx_with_body(path, b"<w:p><w:r><w:t>x</w:t></w:r></w:p>")
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    root = parts["word/document.xml"].index(b"<w:document")
+    parts["word/document.xml"] = (
+        parts["word/document.xml"][:root] + declaration.encode() + parts["word/document.xml"][root:]
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    with pytest.raises(DocumentError, match=r"^dtd\.docx: holds a DTD or entity declaration; refusing$"):
+        read_document(path)
+
+
+def python_docx_text(path: Path) -> str:
+    """The reader this module replaced (python-docx, the whole XML tree in memory): the reference."""
+    document = docx.Document(str(path))
+    lines = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+        if text and style.startswith("heading"):
+            level = "".join(ch for ch in style if ch.isdigit()) or "1"
+            text = "#" * min(int(level), 6) + " " + text
+        lines.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    return "\n".join(lines)
+
+
+def test_the_streamed_docx_reads_as_python_docx_did(tmp_path):
+    """Headings, runs, tabs and breaks, hyperlinks, styles by id, and tables with horizontal,
+    vertical and block merges (and a nested table) come out exactly as python-docx gave them."""
+    document = docx.Document()
+    document.add_heading("行政执法报告", level=1)
+    document.add_heading("Title", level=0)
+    document.add_heading("Nine", level=9)
+    paragraph = document.add_paragraph("  first\trun  ")
+    paragraph.add_run("second").add_break()
+    paragraph.add_run("after").add_break(WD_BREAK.PAGE)
+    paragraph.add_run("page")
+    link, run, text = OxmlElement("w:hyperlink"), OxmlElement("w:r"), OxmlElement("w:t")
+    text.text = " 链接"
+    run.append(text)
+    link.append(run)
+    paragraph._p.append(link)
+    document.add_paragraph("List item", style="List Bullet")
+    document.add_paragraph("")
+    for style_id, words in [("NoSuchStyle", "unknown style"), ("Heading3", "heading by id"), ("Heading1Char", "char")]:
+        document.add_paragraph(words)._p.get_or_add_pPr().get_or_add_pStyle().val = style_id
+    table = document.add_table(rows=4, cols=4)
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            cell.text = f"{r}{c}"
+    table.cell(0, 0).merge(table.cell(0, 1))
+    table.cell(1, 2).merge(table.cell(3, 2))
+    table.cell(2, 0).merge(table.cell(3, 1))
+    table.cell(1, 3).add_paragraph("第二段")
+    table.cell(1, 3).add_table(rows=1, cols=2).cell(0, 0).text = "nested"
+    document.add_paragraph("& < > \" ' entities")
+    document.add_table(rows=2, cols=2).cell(1, 1).text = "中文 表格"
+    path = tmp_path / "varied.docx"
+    document.save(str(path))
+    text = read_document(path).text
+    assert text == python_docx_text(path)
+    assert "# 行政执法报告" in text and "### heading by id" in text and "| 02 | 03" in text
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def templates_then_bodies(n: int) -> str:
+    return "<template>" * n + "<body>" * n
+
+
+HOSTILE_PAGES = {
+    # row 4: 0.64 MB took 24 s before, 0.96 MB 68 s; five times as much must fit the budget too
+    "N <template> then N <body>, 0.64 MB": lambda: templates_then_bodies(40_000),
+    "N <template> then N <body>, 3.2 MB": lambda: templates_then_bodies(200_000),
+    "N <head> then N <body>, then text": lambda: "<head>" * 100_000 + "<body>" * 100_000 + "<p>正文内容</p>",
+    "N <template> then N </div>": lambda: "<template>" * 100_000 + "</div>" * 100_000,
+    # html.parser of Python < 3.11.13 is quadratic on these (CVE-2025-6069)
+    "N unclosed <!--, 0.64 MB": lambda: "<p>可见</p>" + "<!--" * 160_000,
+    "N unclosed <![, 0.64 MB": lambda: "<p>可见</p>" + "<![" * 210_000,
+}
+
+
+@pytest.mark.parametrize("label", HOSTILE_PAGES)
+def test_hostile_html_is_read_within_budget(tmp_path, label):
+    page = tmp_path / "page.html"
+    page.write_text(HOSTILE_PAGES[label](), encoding="utf-8")
+    reading = measure(page, f"HTML, {label}")
+    if not reading.refused:
+        assert reading.outcome in ("read 4 characters", "read 2 characters")
+    else:
+        assert reading.outcome == "refused: page.html: the document holds no text"
+
+
+def test_html_tags_past_the_limit_are_refused():
+    with pytest.raises(DocumentError, match=r"^page\.html: more than 100 tags; refusing$"):
+        html_to_text("<b>x</b>" * 51, "page.html", ReadLimits(max_html_tags=100))
+
+
+@pytest.mark.parametrize(
+    ("page", "text"),
+    [
+        ("<p>正文</p><!-- 未闭合的注释 <p>不显示</p>", "正文"),
+        ('<p>正文</p><p title="未闭合>不显示', "正文"),
+        ("<p title='a>b'>引号里的 &gt;</p>", "引号里的 >"),
+        ("<script>if (a<b) x = '</p><p>';</script><p>正文</p>", "正文"),
+        ("<head><template><title>T</title><body><p>正文</p>", ""),
+        ("<head><title>T</title><body><p>正文</p>", "正文"),
+        ("<template>隐<template>藏</template></template>可见", "可见"),
+        ("a < b，x<3 且 y>2 <br/>下一行", "a < b，x<3 且 y>2\n下一行"),
+    ],
+)
+def test_html_edge_cases_read_as_a_browser_would(page, text):
+    assert html_to_text(page) == text
