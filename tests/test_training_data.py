@@ -185,5 +185,5 @@ def test_training_runs_checkpoints_resumes_and_exports(tmp_path: Path) -> None:
     train(settings, say=lines.append)
     assert "resumed from step 2 of 2" in lines
     reader = TrainedReader(out)
-    reading = reader.read("How many legal review staff?", [ReadPassage("d", 0, paragraphs[1][0], 1.0)])
+    reading = reader.best("How many legal review staff?", [ReadPassage("d", 0, paragraphs[1][0], 1.0)])
     assert reading is not None and 0 <= reading.start < reading.end <= len(paragraphs[1][0])

@@ -182,12 +182,12 @@ def evaluate(model: SpanReader, states: np.ndarray, windows: Sequence[Window]) -
             losses.append(float(loss) * len(rows))
             for j in range(len(rows)):
                 best_s, best_e = int(s[j].argmax()), int(e[j].argmax())
-                if starts[j] > 0:
+                if int(starts[j]) > 0:
                     answered += 1
-                    exact += best_s == starts[j] and best_e == ends[j]
+                    exact += int(best_s == int(starts[j]) and best_e == int(ends[j]))
                 else:
                     unanswerable += 1
-                    refused += best_s == 0
+                    refused += int(best_s == 0)
     model.train()
     return {
         "loss": sum(losses) / max(1, len(windows)),
@@ -284,11 +284,17 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
                     "scheduler": scheduler.state_dict(),
                     "step": step,
                     "history": history,
+                    "seconds": spent + time.time() - started,
                 },
                 tmp,
             )
             tmp.replace(checkpoint)
     return export(model, base, settings, history, say, spent + time.time() - started)
+
+
+def as_numbers(figures: dict) -> dict[str, float]:
+    """Figures as JSON numbers (a checkpoint may hold them as 0-d tensors)."""
+    return {k: float(v) for k, v in figures.items()}
 
 
 def export(
@@ -337,8 +343,8 @@ def export(
         "windows": asdict(settings.windows),
         "frozen": settings.frozen,
         "train_seconds": round(seconds),
-        "validation": history[-1] if history else {},
-        "history": history,
+        "validation": as_numbers(history[-1]) if history else {},
+        "history": [as_numbers(h) for h in history],
         "settings": {k: v for k, v in asdict(settings).items() if k not in ("work", "out")},
     }
     (out / "reader.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
