@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
 import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -27,7 +29,12 @@ class ReadLimits:
     """What reading one file may cost. Past any limit the file is refused with one line, so time and
     memory stay proportional to the file's size: a DOCX unpacks to at most ``unpack_ratio`` times its
     own size (never less than ``min_unpacked_bytes``, never more than ``max_unpacked_bytes``), counted
-    as it streams out of the archive, and its XML is parsed element by element, never built as a tree."""
+    as it streams out of the archive, and its XML is parsed element by element, never built as a tree.
+    A PDF has at most ``max_pdf_pages`` pages, and its page content streams decode to at most
+    ``pdf_content_ratio`` times its size in all (never less than ``min_pdf_content_bytes``, never more
+    than ``max_pdf_content_bytes``), counted page by page before the page is parsed: pypdf parses a
+    content stream at about 1.5 MB a second and holds some 30 bytes for each byte it parses. Its text
+    is no longer than that either, and one content stream holds at most ``max_pdf_stream_operands``."""
 
     max_file_bytes: int = MAX_FILE_BYTES
     unpack_ratio: int = 20
@@ -38,12 +45,25 @@ class ReadLimits:
     max_xml_token_bytes: int = 1024 * 1024  # one tag (all its attributes) or comment
     max_cell_span: int = 63  # columns one table cell may span (Word allows 63 in all)
     max_html_tags: int = 2_000_000
+    max_pdf_pages: int = 5_000
+    pdf_content_ratio: int = 10
+    min_pdf_content_bytes: int = 2 * 1024 * 1024
+    max_pdf_content_bytes: int = 64 * 1024 * 1024
+    max_pdf_stream_operands: int = 500_000  # pypdf allows 2,000,000: 7 s and 320 MB
 
     def __post_init__(self) -> None:
         if min(self.max_file_bytes, self.unpack_ratio, self.min_unpacked_bytes, self.max_xml_elements) < 1:
             raise ValueError(f"limits must be positive: {self}")
         if not 1 <= self.min_unpacked_bytes <= self.max_unpacked_bytes:
             raise ValueError(f"min_unpacked_bytes must not exceed max_unpacked_bytes: {self}")
+        if min(self.max_pdf_pages, self.pdf_content_ratio, self.max_pdf_stream_operands) < 1:
+            raise ValueError(f"limits must be positive: {self}")
+        if not 1 <= self.min_pdf_content_bytes <= self.max_pdf_content_bytes:
+            raise ValueError(f"min_pdf_content_bytes must not exceed max_pdf_content_bytes: {self}")
+
+    def pdf_content_bytes(self, file_bytes: int) -> int:
+        """The most the page content of a PDF of ``file_bytes`` may decode to, all pages together."""
+        return min(max(self.pdf_content_ratio * file_bytes, self.min_pdf_content_bytes), self.max_pdf_content_bytes)
 
     def unpacked_bytes(self, file_bytes: int) -> int:
         """The most a compressed file of ``file_bytes`` may unpack to."""
@@ -273,15 +293,81 @@ def html_to_text(html: str, name: str = "<html>", limits: ReadLimits = DEFAULT_L
     return "\n".join(line for line in lines if line)
 
 
-def _pdf_text(path: Path) -> str:
+def _pdf_limits(limits: ReadLimits, most: int) -> AbstractContextManager[object]:
+    """pypdf's own limits, where it has them (pypdf 6.4 and later), held to ``most`` decoded bytes a
+    stream, so that a decompression bomb stops there instead of at pypdf's 75 MB."""
+    import pypdf
+
+    apply = getattr(pypdf, "apply_configuration", None)
+    if apply is None:
+        return nullcontext()
+    fields = {field.name for field in dataclasses.fields(pypdf.Configuration)}
+    wanted = {
+        "zlib_maximum_output_length": most,
+        "lzw_maximum_output_length": most,
+        "run_length_maximum_output_length": most,
+        "brotli_maximum_output_length": most,
+        "array_based_stream_maximum_output_length": most,
+        "maximum_declared_stream_length": most,
+        "stream_parsing_work_maximum_count": limits.max_pdf_stream_operands,
+        "page_tree_maximum_entries": limits.max_pdf_pages + 1,
+    }
+    return apply(**{name: value for name, value in wanted.items() if name in fields})
+
+
+def _pdf_limit_message(name: str, said: str, limits: ReadLimits, most: int) -> str:
+    """One line naming the limit pypdf stopped at."""
+    said = " ".join(said.split())
+    lowered = said.lower()
+    if "page tree" in lowered:
+        return f"{name}: over the {limits.max_pdf_pages} page limit; refusing"
+    if "token" in lowered or "parsing" in lowered:
+        return f"{name}: a content stream holds over {limits.max_pdf_stream_operands} operands; refusing"
+    if "decompress" in lowered or "output" in lowered or "length" in lowered:
+        return f"{name}: a stream decodes to over {most} bytes; refusing a decompression bomb"
+    return f"{name}: over a limit on reading a PDF ({said}); refusing"
+
+
+def _pdf_text(path: Path, size: int, limits: ReadLimits) -> str:
+    """The text of each page, a blank line between pages. Before a page is parsed its content is
+    decoded and counted against what a file of this size may decode to; past that, or past the page
+    or operand limits, the file is refused in one line."""
+    most = limits.pdf_content_bytes(size)
+    decoded = chars = 0
+    pages: list[str] = []
     try:
         from pypdf import PdfReader
+        from pypdf.errors import LimitReachedError
 
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        with _pdf_limits(limits, most):
+            try:
+                reader = PdfReader(str(path))
+                if (count := len(reader.pages)) > limits.max_pdf_pages:
+                    raise DocumentError(
+                        f"{path.name}: {count} pages, over the {limits.max_pdf_pages} page limit; refusing"
+                    )
+                for page in reader.pages:
+                    content = page.get_contents()
+                    decoded += 0 if content is None else len(content.get_data())
+                    del content
+                    if decoded > most:
+                        raise DocumentError(
+                            f"{path.name}: its pages decode to over {most} bytes; refusing "
+                            f"(a PDF of {size} bytes may decode to {most})"
+                        )
+                    text = page.extract_text() or ""
+                    chars += len(text)
+                    if chars > most:
+                        raise DocumentError(f"{path.name}: its text would be over {most} characters; refusing")
+                    pages.append(text.strip())
+            except LimitReachedError as exc:
+                raise DocumentError(_pdf_limit_message(path.name, str(exc), limits, most)) from None
+    except DocumentError:
+        raise
     except Exception as exc:  # pypdf raises many types on malformed files
-        raise DocumentError(f"{path.name}: cannot read PDF ({type(exc).__name__}: {exc})") from None
-    return "\n\n".join(page.strip() for page in pages)
+        message = " ".join(str(exc).split())
+        raise DocumentError(f"{path.name}: cannot read PDF ({type(exc).__name__}: {message})") from None
+    return "\n\n".join(pages)
 
 
 # --- DOCX: streamed out of the archive and parsed element by element -----------------------------
@@ -615,7 +701,7 @@ def read_document(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Docu
     if size > limits.max_file_bytes:
         raise DocumentError(f"{path.name}: {size} bytes is over the {limits.max_file_bytes} byte limit")
     if suffix == ".pdf":
-        text = _pdf_text(path)
+        text = _pdf_text(path, size, limits)
     elif suffix == ".docx":
         text = _docx_text(path, size, limits)
     else:

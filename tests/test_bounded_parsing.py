@@ -1,4 +1,4 @@
-"""Bounded parsing (issue 14, rows 3 and 4): each hostile file is built here and read by
+"""Bounded parsing (issue 14, rows 3, 4 and 13): each hostile file is built here and read by
 ``read_document`` in a fresh Python, which reports its own wall time and peak memory. The file must be
 read, or refused with one line, in under 5 s and 300 MB; every check prints its figures
 (``pytest -s tests/test_bounded_parsing.py``)."""
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,3 +325,89 @@ def test_html_tags_past_the_limit_are_refused():
 )
 def test_html_edge_cases_read_as_a_browser_would(page, text):
     assert html_to_text(page) == text
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+PDF_LINE = b"BT /F1 12 Tf 72 720 Td (Ningbo 106 items) Tj ET\n"
+
+
+def pdf_of_pages(path: Path, content: bytes, pages: int = 1, *, compress: bool = True) -> Path:
+    """A PDF written by hand whose ``pages`` pages all draw one content stream, ``content``, deflated
+    (so a small file may decode to a great deal), with a correct cross-reference table."""
+    data = zlib.compress(content, 9) if compress else content
+    stream_filter = b" /Filter /FlateDecode" if compress else b""
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        4: b"<< /Length %d%s >>\nstream\n" % (len(data), stream_filter) + data + b"\nendstream",
+    }
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+    page += b" /Resources << /Font << /F1 3 0 R >> >> >>"
+    objects.update({5 + i: page for i in range(pages)})
+    kids = b" ".join(b"%d 0 R" % (5 + i) for i in range(pages))
+    objects[2] = b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number in range(1, len(objects) + 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + objects[number] + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_a_600_kb_pdf_whose_page_inflates_to_200_mb_is_refused_within_budget(tmp_path):
+    """Row 13: one content stream of 200 MB of text operators; pypdf alone stops at 75 MB (175 MB
+    peak), and 10 or 70 MB it parses for 7 s, 320-380 MB. A PDF's pages may decode to 10 times its
+    size, at least 2 MB and at most 64 MB, and pypdf's decompressors stop there."""
+    bomb = pdf_of_pages(tmp_path / "bomb.pdf", PDF_LINE * (200 * 2**20 // len(PDF_LINE)))
+    assert bomb.stat().st_size < 1_000_000
+    reading = measure(bomb, "PDF, one page inflating to 200 MB")
+    assert reading.refused and "refusing a decompression bomb" in reading.outcome
+
+
+def test_a_30_kb_pdf_whose_page_inflates_to_10_mb_is_refused_within_budget(tmp_path):
+    """Row 13: 31 KB inflating to 10 MB ran 6.7 s and 319 MB before."""
+    bomb = pdf_of_pages(tmp_path / "ten.pdf", PDF_LINE * (10 * 2**20 // len(PDF_LINE)))
+    assert bomb.stat().st_size < 100_000
+    reading = measure(bomb, "PDF, one page inflating to 10 MB")
+    assert reading.refused and "refusing a decompression bomb" in reading.outcome
+
+
+def test_a_pdf_of_50000_pages_is_refused_within_budget(tmp_path):
+    """Row 13: 50,000 small pages (8 MB) took 18.6 s before; over 5,000 pages is refused."""
+    many = pdf_of_pages(tmp_path / "pages.pdf", PDF_LINE, 50_000, compress=False)
+    reading = measure(many, "PDF, 50,000 pages")
+    assert reading.refused and "over the 5000 page limit" in reading.outcome
+
+
+def test_a_pdf_of_200_pages_sharing_one_1_mb_stream_is_refused_within_budget(tmp_path):
+    """Row 13: 35 KB whose 200 pages each draw one 1 MB stream ran over 60 s before; the decoded
+    content of all pages together is counted, page by page, before a page is parsed."""
+    shared = pdf_of_pages(tmp_path / "shared.pdf", PDF_LINE * (2**20 // len(PDF_LINE)), 200)
+    reading = measure(shared, "PDF, 200 pages sharing one 1 MB stream")
+    assert reading.refused and "its pages decode to over 2097152 bytes" in reading.outcome
+
+
+def test_a_pdf_within_its_limits_reads_every_page(tmp_path):
+    path = pdf_of_pages(tmp_path / "fine.pdf", PDF_LINE * 3, 4)
+    pages = read_document(path).text.split("\n\n")
+    assert len(pages) == 4 and all(page.count("Ningbo 106 items") == 3 for page in pages)
+    measure(path, "PDF, 4 small pages")
+
+
+def test_pdf_limits_are_refused_in_one_line(tmp_path):
+    path = pdf_of_pages(tmp_path / "small.pdf", PDF_LINE * 1_000, 3)
+    assert read_document(path).text.count("Ningbo") == 3_000
+    with pytest.raises(DocumentError, match=r"^small\.pdf: (3 pages, )?over the 2 page limit; refusing$"):
+        read_document(path, ReadLimits(max_pdf_pages=2))
+    tight = ReadLimits(min_pdf_content_bytes=100_000, max_pdf_content_bytes=100_000)
+    with pytest.raises(DocumentError, match=r"^small\.pdf: its pages decode to over 100000 bytes; refusing \(a PDF"):
+        read_document(path, tight)
+    with pytest.raises(DocumentError, match=r"^small\.pdf: a content stream holds over 1000 operands; refusing$"):
+        read_document(path, ReadLimits(max_pdf_stream_operands=1_000))
+    with pytest.raises(DocumentError, match=r"^small\.pdf: a stream decodes to over 1000 bytes; refusing a decompr"):
+        read_document(path, ReadLimits(min_pdf_content_bytes=1_000, max_pdf_content_bytes=1_000))
