@@ -114,12 +114,13 @@ class CachedEncoder(WrappedEncoder):
             self.cache.put([keys[i] for i in missing], fresh)
             for i, vector in zip(missing, fresh, strict=True):
                 cached[i] = vector
-        if not cached:
+        vectors = [v for v in cached if v is not None]  # all of them, now that the missing are filled
+        if not vectors:
             raise ValueError("nothing to encode")
-        dims = {len(v) for v in cached}
+        dims = {len(v) for v in vectors}
         if len(dims) != 1:  # a vector cached under this id by another build of the model
             return self._refresh(texts, keys, progress)
-        return np.ascontiguousarray(np.stack(cached), dtype=np.float32)
+        return np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
 
     def _refresh(self, texts: Sequence[str], keys: list[bytes], progress: Callable[[int], None] | None) -> np.ndarray:
         vectors = self.encoder.encode_passages(texts, progress=progress)

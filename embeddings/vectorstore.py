@@ -48,6 +48,9 @@ class _FaissStore:
     kind: str
     _index: Any
 
+    def __init__(self, dim: int) -> None:  # each store builds its own kind of FAISS index
+        raise NotImplementedError
+
     @property
     def dim(self) -> int:
         return int(self._index.d)
@@ -101,7 +104,8 @@ class FaissHNSWStore(_FaissStore):
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
         import faiss
 
-        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
+        # faiss-cpu's bundled __init__.pyi omits SearchParametersHNSW, which the module has.
+        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))  # type: ignore[attr-defined]
         return _search(lambda q, n: self._index.search(q, n, params=params), self.dim, len(self), queries, k)
 
     @property

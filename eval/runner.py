@@ -63,6 +63,6 @@ def run_set(
             handle.flush()
             os.fsync(handle.fileno())
             handle.close()
-    if complete and partial is not None:
+    if complete and partial is not None and out is not None:  # partial is set exactly when out is
         os.replace(partial, out)
     return Run(records, judged, complete, (out if complete else partial) if out is not None else None)

@@ -159,7 +159,8 @@ def format_entry(entry: dict[str, Any]) -> str:
     if "unreadable" in entry:
         return f"(unreadable line) {entry['unreadable'][:MAX_FIELD]!r}"
     known = ("time", "event", "client", "user", "ok", "documents", "message")
-    outcome = {True: "ok", False: "refused"}.get(entry.get("ok"), "")
+    outcomes: dict[object, str] = {True: "ok", False: "refused"}  # looked up by whatever JSON value "ok" holds
+    outcome = outcomes.get(entry.get("ok"), "")
     what = ", ".join(str(d) for d in entry.get("documents") or [])
     others = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in entry.items() if k not in known)
     message = entry.get("message") or ""

@@ -159,13 +159,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.metrics import compare, summarise
+    from eval.metrics import summarise
     from eval.report import write_report
     from eval.runner import run_set
     from eval.sets import load_set
 
     if args.compare:
-        return _compare(*args.compare, compare)
+        before, after = args.compare
+        return _compare(before, after)
     if args.set is None:
         raise CliError("name a Q&A set (or --compare A.jsonl B.jsonl)")
     items = load_set(args.set)
@@ -205,7 +206,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare(before: str, after: str, compare) -> int:  # noqa: ANN001
+def _compare(before: str, after: str) -> int:
+    from eval.metrics import compare
+
     def correctness(path: str) -> dict[str, bool]:
         out = {}
         try:
@@ -284,8 +287,13 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
     if missing:
         raise CliError(f"training data not found: {', '.join(missing)}")
     settings = TrainSettings(
-        data=tuple(args.data), work=args.work, out=args.out, frozen=args.frozen, epochs=args.epochs,
-        threads=args.threads, max_steps=args.max_steps,
+        data=tuple(args.data),
+        work=args.work,
+        out=args.out,
+        frozen=args.frozen,
+        epochs=args.epochs,
+        threads=args.threads,
+        max_steps=args.max_steps,
     )
     train(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
     return 0

@@ -134,7 +134,7 @@ def bridge(question: str, known: Callable[[str], bool]) -> list[tuple[str, str]]
     """(English word, Chinese word) for each Chinese word that the documents use (``known``) for an
     English content word of ``question``; a hyphenated word with no entry of its own goes by its
     parts (micro-videos → videos → 视频)."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for word in english_content_words(question):
         parts = [word, *word.split("-")] if "-" in word else [word]
         for part in parts:

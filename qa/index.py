@@ -171,6 +171,8 @@ class CorpusIndex:
         vectors, offset = [], 0
         for n, part in zip(counts, parts, strict=True):
             if part is None:
+                if fresh is None:  # nothing was embedded, so this document has no sentences
+                    continue
                 part = fresh[offset : offset + n]
                 offset += n
             vectors.append(part)

@@ -171,7 +171,8 @@ def split_document(doc: Document) -> SplitDocument:
     for raw_line in text.split("\n"):
         line_start, line_end = offset, offset + len(raw_line)
         offset = line_end + 1
-        start = line_start + _LEADING_JUNK.match(raw_line).end()
+        junk = _LEADING_JUNK.match(raw_line)  # always matches: every part of it is optional
+        start = line_start + (junk.end() if junk else 0)
         start, end = _strip_span(text, start, line_end)
         if start >= end:
             continue

@@ -154,7 +154,8 @@ def update_store(
             new = [] if fresh is None else list(fresh.documents)
             check_change([d.name for d in kept], [d.name for d in new], remove, replace_existing)
             if current is None:
-                index = fresh  # not None: check_change refused a new store with nothing in it
+                assert fresh is not None, "check_change refuses a new store with nothing in it"
+                index = fresh
             else:
                 documents = [d for d in kept if d.name not in set(remove)] + new
                 sources = [] if fresh is None else [fresh]

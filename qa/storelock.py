@@ -10,6 +10,7 @@ another process does."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,10 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks, so writers into one store must not overlap there
+if sys.platform == "win32":  # no advisory locks, so writers into one store must not overlap there
     fcntl = None
+else:
+    import fcntl
 
 LOCK = ".lock"
 

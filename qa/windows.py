@@ -41,7 +41,7 @@ class Window:
 def content_grams(text: str) -> set[str]:
     """What a text is matched on: character bigrams of its Chinese runs (robust to word
     segmentation: 为食 is found in 以多毛类为食) and its other words of two characters or more."""
-    grams = set()
+    grams: set[str] = set()
     for run in _CJK_RUN.findall(text):
         grams.update(run[i : i + 2] for i in range(len(run) - 1))
     for word in _WORD.findall(_CJK_RUN.sub(" ", text)):

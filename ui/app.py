@@ -420,7 +420,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
 
         def on_remove(name: str | None, request):  # noqa: ANN001, ANN202
             if name or library.read_only:
-                message = library.remove(name, actor=actor_of(request))
+                message = library.remove(name or "", actor=actor_of(request))  # read-only: refused, whatever the name
             else:
                 message = "Choose a document first."
             names = [d[0] for d in library.documents()]

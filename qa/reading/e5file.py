@@ -97,7 +97,7 @@ class E5File:
         self._parse()
 
     def _parse(self) -> None:
-        data = self._data
+        data = self._data.data  # the memory map as a buffer (a memoryview, not a copy) for struct to read
         pos = 8
         h, nl, nh, ff, voc, maxp, _tvs = struct.unpack_from("<7i", data, pos)
         pos += 28

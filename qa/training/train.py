@@ -135,7 +135,7 @@ def lower_states(
             with torch.no_grad():
                 x = frozen.hidden(x, torch.from_numpy(mask))
         states[i : i + len(chunk)] = x.numpy().astype(np.float16)
-        if path is not None and (i // 32 % 10 == 9 or i + len(chunk) >= len(windows)):
+        if isinstance(states, np.memmap) and (i // 32 % 10 == 9 or i + len(chunk) >= len(windows)):
             states.flush()
             progress.write_text(str(i + len(chunk)))
         if i // 32 % 10 == 0:
