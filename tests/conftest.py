@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -21,10 +20,6 @@ def cmrc_trial() -> Path:
     if not (CMRC / "docs").is_dir() or not (CMRC / "qa.jsonl").is_file():
         pytest.skip("../shared/bench/cmrc2018-trial is absent; this benchmark test needs it")
     return CMRC
-
-
-def load_set(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from eval.judge import answer_correct, evidence_rank, holds_evidence
+from eval.judge import holds_evidence
+from eval.metrics import summarise
+from eval.runner import run_set
+from eval.sets import load_set
 from qa.assistant import QuestionError
-from tests.conftest import REPORT_PROBE, SEED_DEV, load_set
+from tests.conftest import REPORT_PROBE, SEED_DEV
 
 
 def test_seed_dev_accuracy_and_evidence(report_assistant):
@@ -35,25 +38,13 @@ class Judged:
 
 
 def judge_set(assistant, path) -> Judged:
-    rows = load_set(path)
-    right = first = 0
-    wrong, answered = [], []
-    for row in rows:
-        answer = assistant.ask(row["question"])
-        answerable = row.get("answerable", True)
-        ok = answer_correct(answer.found, answer.answer, row["answers"], answerable)
-        right += ok
-        if not ok:
-            wrong.append((row["id"], answer.answer))
-        if not answerable:
-            if answer.found:
-                answered.append(row["id"])
-            continue
-        rank = evidence_rank([(s.doc, s.text) for s in answer.sources], row.get("evidence"), row["answers"], None)
-        first += rank == 1
-    print(f"{path.name}: {right}/{len(rows)} right; wrong: {wrong}")
-    answerable_count = sum(r.get("answerable", True) for r in rows)
-    return Judged(right / len(rows), first / answerable_count, wrong, answered)
+    """The set judged as `qa eval` judges it (eval/runner.py, eval/judge.py, eval/metrics.py)."""
+    run = run_set(assistant, load_set(path))
+    summary = summarise(run.judged)
+    wrong = [(j.id, r.get("answer")) for j, r in zip(run.judged, run.records, strict=True) if not j.correct]
+    print(f"{path.name}: {sum(j.correct for j in run.judged)}/{len(run.judged)} right; wrong: {wrong}")
+    refused_wrongly = [j.id for j in run.judged if not j.answerable and not j.correct]
+    return Judged(summary["accuracy"], summary["evidence@1"], wrong, refused_wrongly)
 
 
 def test_answer_carries_quote_span_and_sources(report_assistant):
