@@ -27,6 +27,7 @@ import numpy as np
 
 from embeddings.cache import CachedEncoder, EmbeddingCache
 from embeddings.encoder import Encoder, WrappedEncoder
+from eval.metrics import percentile
 from qa.reading import READERS
 from qa.retrieve import DENSE_K, KEYWORD_K
 
@@ -78,8 +79,9 @@ def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
+def ms_figure(values: Sequence[float], q: float, digits: int = 2) -> float:
+    """The ``q``-th percentile of timings as a rounded figure of the report; 0.0 where none were taken."""
+    return round(percentile(values, q) or 0.0, digits)
 
 
 def rss_mb() -> float:
@@ -287,12 +289,12 @@ def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str,
         "sentences": len(assistant.index.sentences),
         "vector_store": assistant.index.store.kind,
         "questions": len(totals),
-        "p50_ms": round(percentile(totals, 50), 1),
-        "p95_ms": round(percentile(totals, 95), 1),
+        "p50_ms": ms_figure(totals, 50, 1),
+        "p95_ms": ms_figure(totals, 95, 1),
     }
     for stage in STAGES:
-        row[f"{stage[:-3]}_p50_ms"] = round(percentile(stages[stage], 50), 2)
-        row[f"{stage[:-3]}_p95_ms"] = round(percentile(stages[stage], 95), 2)
+        row[f"{stage[:-3]}_p50_ms"] = ms_figure(stages[stage], 50, 2)
+        row[f"{stage[:-3]}_p95_ms"] = ms_figure(stages[stage], 95, 2)
     return row
 
 
@@ -466,7 +468,7 @@ def _vector_figures(name: str, build: Callable[[], Any], queries: np.ndarray) ->
 
 
 def _percentiles(name: str, times: list[float]) -> dict[str, float]:
-    return {f"{name}_p50_ms": round(percentile(times, 50), 2), f"{name}_p95_ms": round(percentile(times, 95), 2)}
+    return {f"{name}_p50_ms": ms_figure(times, 50, 2), f"{name}_p95_ms": ms_figure(times, 95, 2)}
 
 
 def _ef_sweep(store: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -476,7 +478,7 @@ def _ef_sweep(store: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, f
         store.ef_search = ef
         figures[f"hnsw_ef{ef}_recall"] = round(recall_at_10(store.search(queries, 10).ids, truth), 4)
         times = search_times(lambda i: store.search(queries[i], DENSE_K), len(queries))
-        figures[f"hnsw_ef{ef}_p50_ms"] = round(percentile(times, 50), 2)
+        figures[f"hnsw_ef{ef}_p50_ms"] = ms_figure(times, 50, 2)
     store.ef_search = default
     return figures
 

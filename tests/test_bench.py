@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 
-from eval.bench import Target, median_time, percentile, render_markdown, targets
+from eval.bench import Target, median_time, ms_figure, render_markdown, targets
+from eval.metrics import percentile
 from tests.conftest import ROOT
 
 
@@ -61,7 +62,9 @@ def test_markdown_has_a_table_per_section_and_marks_targets():
 
 
 def test_percentile_and_median_time():
-    assert percentile([1, 2, 3, 4, 100], 50) == 3 and percentile([], 95) == 0.0
+    assert percentile([1, 2, 3, 4, 100], 50) == 3 and percentile([], 95) is None
+    assert ms_figure([1.0, 2.0, 3.0, 4.0, 100.0], 50, 1) == 3.0 and ms_figure([], 95) == 0.0  # none timed: 0.0
+    assert ms_figure([0.1234, 0.5678], 50) == 0.35
     calls = []
     seconds, result = median_time(lambda: calls.append(1) or len(calls), 3)
     assert result == 3 and seconds >= 0
