@@ -22,6 +22,8 @@ from pathlib import Path
 from embeddings.encoder import Encoder
 from qa.assistant import Assistant
 from qa.index import MANIFEST, CorpusIndex, store_folder
+from qa.reading import DEFAULT_READER
+from qa.reading.reader import Reader
 from qa.storelock import LockSettings, store_lock
 from qa.types import Document
 
@@ -108,7 +110,9 @@ def check_change(
         )
 
 
-def read_state(folder: Path, encoder: Encoder, known: StoreState | None = None) -> StoreState | None:
+def read_state(
+    folder: Path, encoder: Encoder, known: StoreState | None = None, reader: str | Reader = DEFAULT_READER
+) -> StoreState | None:
     """The store in ``folder`` as it is now, read without the lock: ``known`` itself when the
     manifest is still the one it was read from. None when there is no store, or when a save
     overtook the read (ask again later)."""
@@ -118,7 +122,7 @@ def read_state(folder: Path, encoder: Encoder, known: StoreState | None = None) 
         return None
     if known is not None and known.digest == digest:
         return StoreState(known.assistant, digest, stamp)
-    assistant = Assistant.load(folder, encoder)
+    assistant = Assistant.load(folder, encoder, reader)
     return StoreState(assistant, digest, stamp) if manifest_digest(folder) == digest else None
 
 
@@ -134,6 +138,7 @@ def update_store(
     progress: Callable[[int, int], None] | None = None,
     lock: LockSettings = LockSettings(),
     waiting: Callable[[str], None] | None = None,
+    reader: str | Reader = DEFAULT_READER,
 ) -> StoreState:
     """Add ``add`` to (and drop ``remove`` from) the store in ``folder``, or with ``replace`` make
     ``add`` the whole store; return the store as saved. ``known`` is what the caller holds: its
@@ -149,7 +154,7 @@ def update_store(
     try:
         folder = store_folder(folder)
         with store_lock(folder, lock, waiting):
-            current = None if replace else _current(folder, encoder, known)
+            current = None if replace else _current(folder, encoder, known, reader)
             kept = [] if current is None else list(current.index.documents)
             new = [] if fresh is None else list(fresh.documents)
             check_change([d.name for d in kept], [d.name for d in new], remove, replace_existing)
@@ -160,16 +165,16 @@ def update_store(
                 documents = [d for d in kept if d.name not in set(remove)] + new
                 sources = [] if fresh is None else [fresh]
                 index = CorpusIndex.build(documents, encoder, previous=current.index, reuse=sources)
-            updated = Assistant(index, encoder)
+            updated = Assistant(index, encoder, reader)
             updated.save(folder)  # a save that fails removes what it wrote; the manifest is untouched
             return StoreState(updated, manifest_digest(folder), manifest_stamp(folder))
     except OSError as exc:
         raise StoreWriteError(folder, exc) from exc
 
 
-def _current(folder: Path, encoder: Encoder, known: StoreState | None) -> Assistant | None:
+def _current(folder: Path, encoder: Encoder, known: StoreState | None, reader: str | Reader) -> Assistant | None:
     """The store as it is on disk (the lock held): ``known``'s assistant when it still is that."""
     digest = manifest_digest(folder)
     if known is not None and known.digest == digest:
         return known.assistant
-    return None if digest == NO_MANIFEST else Assistant.load(folder, encoder)
+    return None if digest == NO_MANIFEST else Assistant.load(folder, encoder, reader)

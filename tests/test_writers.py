@@ -199,3 +199,20 @@ def test_a_server_upload_waits_then_says_the_store_is_busy_and_changes_nothing(s
     assert (store / "manifest.json").read_bytes() == before and library.assistant is served
     assert library.add([("upload.txt", upload)])[0].startswith("✓ upload.txt")  # free again
     assert names_in(store) == {BASE.name, "upload.txt"}
+
+
+def test_a_server_keeps_its_reader_across_uploads_and_changes_on_disk(store, tmp_path):
+    """`qa serve --reader trained`: the store state adopted after an upload, or after another
+    writer's change, is read with the server's reader, not the default one."""
+    from qa.reading.reader import TrainedReader
+
+    library = Library(Assistant.load(store, reader="trained"), store)
+    upload = tmp_path / "upload.txt"
+    upload.write_text("上传区第0号公园今年种树600棵。", encoding="utf-8")
+    assert library.add([("upload.txt", upload)])[0].startswith("✓ upload.txt")
+    assert isinstance(library._assistant.reader, TrainedReader)
+    write_files(tmp_path / "cli", "西", 1, 300)
+    assert qa_index(tmp_path / "cli", store=store).wait(timeout=300) == 0
+    assert library.ask("西区第0号公园今年种树多少棵？").found is not None  # adopts the store changed on disk
+    assert "西-0.txt" in {row[0] for row in library.documents()}
+    assert isinstance(library._assistant.reader, TrainedReader)

@@ -109,7 +109,7 @@ class Library:
         try:
             stamp = manifest_stamp(self._store)
             try:
-                state = read_state(self._store, self._assistant.encoder, self._state)
+                state = read_state(self._store, self._assistant.encoder, self._state, self._assistant.reader_spec)
             except StoreError as exc:
                 self._log(f"the store changed on disk but cannot be read; still serving the old one: {exc}")
                 self._seen = stamp
@@ -223,6 +223,7 @@ class Library:
                     progress=progress,
                     lock=self._lock,
                     waiting=self._log,
+                    reader=self._assistant.reader_spec,
                 )
             except StoreChangeError as exc:
                 return f"✗ {exc}"
