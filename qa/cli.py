@@ -282,7 +282,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         raise CliError(f"training needs the [train] extra: pip install -e '.[train]' ({exc.name} is missing)") from None
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("qa").setLevel(logging.INFO)  # our progress; not the quantiser's line per tensor
     missing = [p for p in args.data if not Path(p).is_file()]
     if missing:
         raise CliError(f"training data not found: {', '.join(missing)}")

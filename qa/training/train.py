@@ -267,7 +267,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
         optimiser.step()
         scheduler.step()
         step += 1
-        recent = [*recent[-49:], float(loss)]
+        recent = [*recent[-49:], loss.item()]
         if step % 10 == 0 or step == steps:
             rate = (time.time() - started) / (step - done_at_start)
             say(Progress(step, steps, sum(recent) / len(recent), rate).line())
