@@ -23,7 +23,7 @@ from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import widen_span
 from qa.retrieve import SentenceHit
-from qa.training.data import WindowSettings, make_windows, question_ids
+from qa.training.data import WindowSettings, make_windows, pad_batch, question_ids
 from qa.types import Span
 
 DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
@@ -155,13 +155,7 @@ class TrainedReader:
         s = self.settings
         for i in range(0, len(windows), s.batch):
             chunk = windows[i : i + s.batch]
-            longest = max(len(w.ids) for _, _, w in chunk)
-            ids = np.full((len(chunk), longest), vocab.pad, dtype=np.int64)
-            mask = np.zeros((len(chunk), longest), dtype=np.int64)
-            for j, (_, _, w) in enumerate(chunk):
-                ids[j, : len(w.ids)] = w.ids
-                mask[j, : len(w.ids)] = 1
-            starts, ends = self.logits(ids, mask)
+            starts, ends = self.logits(*pad_batch([w for _, _, w in chunk], vocab.pad))
             for j, (p, tokens, w) in enumerate(chunk):
                 null = min(null, float(starts[j, 0] + ends[j, 0]))
                 found = best_span(starts[j], ends[j], w.context_from, len(w.ids) - 1, s.top_k, s.max_answer_tokens)
