@@ -28,6 +28,7 @@ import numpy as np
 from embeddings.cache import CachedEncoder, EmbeddingCache
 from embeddings.encoder import Encoder, WrappedEncoder
 from eval.metrics import percentile
+from qa.cli import default_corpus
 from qa.reading import READERS
 from qa.retrieve import DENSE_K, KEYWORD_K
 
@@ -162,10 +163,6 @@ def scratch() -> Iterator[Path]:
 
 
 # ---- corpora -----------------------------------------------------------------------------------
-
-
-def default_corpus() -> Path:
-    return ROOT / "qa" / "data"
 
 
 def sample_sentences(n: int) -> list[str]:
