@@ -7,6 +7,8 @@ and quote (the sentence that holds the span, with its place in the document).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +18,7 @@ from pathlib import Path
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from qa.crosslingual import bridge, translation_boosts
 from qa.documents import Document, expand_paths, read_document
-from qa.gate import missing_words, never_mentioned
+from qa.gate import corpus_is_cjk, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
@@ -24,13 +26,12 @@ from qa.reading import DEFAULT_READER, READERS
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
 from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.rules_reader import RulesReader
-from qa.text import cjk_ratio, is_cjk
+from qa.text import is_cjk
 from qa.types import Answer, Quote, Source, Span, Timings
 
 MAX_QUESTION_CHARS = 2000
 SOURCES = 5
 BRIDGED_KEYWORD_WEIGHT = 0.25  # for an English question, searched by translations that often miss the sense
-_TRAINED: dict[str, TrainedReader] = {}
 
 
 class QuestionError(ValueError):
@@ -72,11 +73,10 @@ class _Clock:
         return round((time.perf_counter() - self.started) * 1000, 2)
 
 
+@functools.cache
 def trained_reader() -> TrainedReader:
     """The shipped span model, loaded once per process."""
-    if "trained" not in _TRAINED:
-        _TRAINED["trained"] = TrainedReader()
-    return _TRAINED["trained"]
+    return TrainedReader()
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Assistant:
             self.reader = trained_reader()
         else:
             self.reader = reader  # type: ignore[assignment]
-        self._corpus_cjk = cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+        self._corpus_cjk = corpus_is_cjk(index)
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -165,7 +165,8 @@ class Assistant:
         text = clean_question(question)
         retrieved = self._retrieve(text, clock)
         hits = retrieved.hits
-        cited = self._sources(hits, sources)
+        ranked = rank_passages(self.index, hits)
+        cited = [self._source(p, score) for p, score in ranked[:sources]]
 
         def done(reason: str = "", answer: str | None = None, quote: Quote | None = None) -> Answer:
             timings = Timings(*retrieved.timings, clock.lap())
@@ -177,7 +178,7 @@ class Assistant:
         missing = missing_words(self.index, retrieved.question, self._corpus_cjk)
         if any(name for _, name in missing):
             return done(never_mentioned(missing))
-        reading = self.reader.read(self._evidence(text, retrieved, missing))
+        reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
         if isinstance(reading, Refusal):
             return done(reading.reason)
         quote, passage, score = self._quote(retrieved, reading)
@@ -206,16 +207,18 @@ class Assistant:
         hits = combine(self.index, vector, dense, keyword, weight)
         return _Retrieved(q, hits, (analyse_ms, encode_ms, vector_ms, keyword_ms))
 
-    def _evidence(self, text: str, retrieved: _Retrieved, missing: list[tuple[str, bool]]) -> Evidence:
+    def _evidence(
+        self, text: str, retrieved: _Retrieved, ranked: list[tuple[int, float]], missing: list[tuple[str, bool]]
+    ) -> Evidence:
+        """What the reader gets: the question, the best passages (as many as the reader's settings
+        ask, else ``ReaderSettings``'), the sentence hits and the nouns no document uses."""
         settings = getattr(self.reader, "settings", None)
         count = settings.passages if isinstance(settings, ReaderSettings) else ReaderSettings().passages
-        passages = tuple(
-            ReadPassage(p.doc, p.span.start, self.index.text(p.doc, p.span), score)
-            for p, score in (
-                (self.index.passages[i], score) for i, score in rank_passages(self.index, retrieved.hits)[:count]
-            )
-        )
-        return Evidence(text, retrieved.question, passages, tuple(retrieved.hits), tuple(missing))
+        passages = []
+        for i, score in ranked[:count]:
+            p = self.index.passages[i]
+            passages.append(ReadPassage(p.doc, p.span.start, self.index.text(p.doc, p.span), score))
+        return Evidence(text, retrieved.question, tuple(passages), tuple(retrieved.hits), tuple(missing))
 
     def _quote(self, retrieved: _Retrieved, reading: Reading) -> tuple[Quote, int, float]:
         """The quote for ``reading``: the reader's own where it proposes one, else the clauses of
@@ -238,20 +241,25 @@ class Assistant:
 
     def _sentence_at(self, doc: str, offset: int) -> int:
         """The index of the sentence of ``doc`` that holds character ``offset`` (or the one after)."""
-        best = None
-        for i, s in enumerate(self.index.sentences):
-            if s.doc == doc:
-                if s.span.start <= offset < s.span.end:
-                    return i
-                if best is None and s.span.start >= offset:
-                    best = i
-        if best is None:
+        starts, ends, indices = self._sentences_by_doc[doc]
+        k = bisect.bisect_right(starts, offset) - 1
+        if k >= 0 and offset < ends[k]:
+            return indices[k]
+        if k + 1 >= len(indices):
             raise ValueError(f"no sentence of {doc!r} holds offset {offset}")
-        return best
+        return indices[k + 1]
+
+    @functools.cached_property
+    def _sentences_by_doc(self) -> dict[str, tuple[list[int], list[int], list[int]]]:
+        """Per document, its sentences' starts and ends in order, and their indices."""
+        out: dict[str, tuple[list[int], list[int], list[int]]] = {}
+        for i, s in enumerate(self.index.sentences):
+            starts, ends, indices = out.setdefault(s.doc, ([], [], []))
+            starts.append(s.span.start)
+            ends.append(s.span.end)
+            indices.append(i)
+        return out
 
     def _source(self, passage_index: int, score: float) -> Source:
         p = self.index.passages[passage_index]
         return Source(p.doc, p.locator, p.span.start, p.span.end, self.index.text(p.doc, p.span), round(score, 4))
-
-    def _sources(self, hits: list[SentenceHit], k: int) -> list[Source]:
-        return [self._source(p, score) for p, score in rank_passages(self.index, hits)[:k]]

@@ -21,6 +21,11 @@ def in_corpus(index: CorpusIndex, word: str) -> bool:
     return any(form in index.keywords or form in index.normalised_text for form in forms)
 
 
+def corpus_is_cjk(index: CorpusIndex) -> bool:
+    """Whether the documents are mostly Chinese (judged on the start of the first 50)."""
+    return cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+
+
 def missing_words(index: CorpusIndex, q: Question, corpus_cjk: bool) -> list[tuple[str, bool]]:
     """The question's nouns and names (with whether each is a name) that no document uses."""
     words = entity_words(q)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 
 from qa.crosslingual import asked_for, unsupported_words
 from qa.extract import Candidate, candidates
-from qa.gate import never_mentioned
+from qa.gate import corpus_is_cjk, never_mentioned
 from qa.index import CorpusIndex
 from qa.question import Kind, Question
 from qa.quote import QUOTE_CHARS
 from qa.reading.reader import Evidence, Reading, Refusal
 from qa.retrieve import SentenceHit, rank_passages
-from qa.text import cjk_ratio, is_cjk, normalise, tagged_words
+from qa.text import is_cjk, normalise, tagged_words
 from qa.windows import Window, best_window
 
 _DOC_DATE = re.compile(r"^(?:时间|日期|发布时间|发布日期|发文日期|成文日期|date|published)\s*[:：]", re.IGNORECASE)
@@ -63,7 +63,7 @@ class RulesReader:
     def __init__(self, index: CorpusIndex, settings: RulesSettings | None = None) -> None:
         self.index = index
         self.settings = settings or RulesSettings()
-        self._corpus_cjk = cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+        self._corpus_cjk = corpus_is_cjk(index)
         self._passage_members: dict[int, list[int]] = {}
         for i, s in enumerate(index.sentences):
             self._passage_members.setdefault(s.passage, []).append(i)

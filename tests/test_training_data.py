@@ -9,18 +9,9 @@ from pathlib import Path
 import pytest
 
 from qa.reading.e5file import E5File
+from qa.reading.features import WindowSettings, make_windows, question_ids, window_starts
 from qa.reading.tokenizer import PieceTokenizer
-from qa.training.data import (
-    Example,
-    WindowSettings,
-    example_windows,
-    load_examples,
-    make_windows,
-    question_ids,
-    split,
-    window_starts,
-    with_negatives,
-)
+from qa.training.data import Example, example_windows, load_examples, split, with_negatives
 
 CONTEXT = (
     "宁波市司法局推进包容审慎监管，推出106个不予处罚事项，覆盖林业、地震、气象等14个领域。"

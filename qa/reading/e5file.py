@@ -142,9 +142,6 @@ class E5File:
             pos += 20
             self._tensors[name] = _Tensor(dtype, count, offset, nbytes)
 
-    def names(self) -> list[str]:
-        return list(self._tensors)
-
     def tensor(self, name: str) -> np.ndarray:
         """A tensor as flat float32 (dequantised where it is 4-bit)."""
         t = self._tensors.get(name)

@@ -19,11 +19,11 @@ import numpy as np
 
 from qa.question import Question
 from qa.reading.e5file import E5File
+from qa.reading.features import WindowSettings, make_windows, pad_batch, question_ids
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import widen_span
 from qa.retrieve import SentenceHit
-from qa.training.data import WindowSettings, make_windows, pad_batch, question_ids
 from qa.types import Span
 
 DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"

@@ -1,8 +1,7 @@
 """Training data for the reader: SQuAD-layout files turned into labelled token windows.
 
-Pure functions over plain data: which articles are held out for validation, how a question and a
-paragraph become windows of at most ``max_tokens`` tokens (``<s> query: question </s> passage </s>``),
-and where the answer lies in each window (token 0 — ``<s>`` — where the window holds none).
+Pure functions over plain data: which articles are held out for validation, which unanswerable
+examples are added, and which windows (``qa/reading/features.py``) are kept for training.
 """
 
 from __future__ import annotations
@@ -14,11 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from qa.reading.tokenizer import PieceTokenizer, Tokens
-
-QUERY_PREFIX = "query: "
+from qa.reading.features import Window, WindowSettings, make_windows, question_ids
+from qa.reading.tokenizer import PieceTokenizer
 
 
 @dataclass(frozen=True)
@@ -32,24 +28,6 @@ class Example:
     question: str
     context: str
     answers: tuple[tuple[int, str], ...]
-
-
-@dataclass(frozen=True)
-class WindowSettings:
-    max_tokens: int = 256
-    max_question_tokens: int = 64
-    stride: int = 128  # context tokens between the starts of two windows of one paragraph
-
-
-@dataclass(frozen=True)
-class Window:
-    """A question and a run of a paragraph's tokens, as model input, with its answer label."""
-
-    ids: tuple[int, ...]
-    context_from: int  # index in ``ids`` of the first context token
-    token_start: int  # context token index (into the paragraph's tokens) of ids[context_from]
-    start: int  # answer's first and last token in ``ids``; 0 and 0 for no answer
-    end: int
 
 
 def load_examples(path: str | Path) -> list[Example]:
@@ -123,48 +101,6 @@ def with_negatives(examples: Sequence[Example], share: float, seed: int) -> list
     return out
 
 
-def question_ids(tokenizer: PieceTokenizer, question: str, settings: WindowSettings) -> list[int]:
-    return list(tokenizer.encode(QUERY_PREFIX + question).ids[: settings.max_question_tokens])
-
-
-def window_starts(n_context: int, room: int, stride: int) -> list[int]:
-    """The first context token of each window over ``n_context`` tokens, ``room`` to a window."""
-    starts = [0]
-    while starts[-1] + room < n_context:
-        starts.append(starts[-1] + stride)
-    return starts
-
-
-def make_windows(
-    question: list[int],
-    context: Tokens,
-    settings: WindowSettings,
-    bos: int,
-    eos: int,
-    answer: tuple[int, int] | None = None,
-) -> list[Window]:
-    """The windows of one question over one tokenised paragraph; ``answer`` is the answer's
-    character range in the paragraph, labelled where a window holds all of it."""
-    room = settings.max_tokens - len(question) - 3
-    head = [bos, *question, eos]
-    first_token = last_token = -1
-    if answer is not None:
-        a_start, a_end = answer
-        spans = zip(context.starts, context.ends, strict=True)
-        inside = [i for i, (s, e) in enumerate(spans) if s < a_end and e > a_start]
-        if inside:
-            first_token, last_token = inside[0], inside[-1]
-    out = []
-    for start in window_starts(len(context.ids), room, min(settings.stride, room)):
-        piece = context.ids[start : start + room]
-        ids = (*head, *piece, eos)
-        label = (0, 0)
-        if first_token >= start and last_token >= 0 and last_token < start + len(piece):
-            label = (len(head) + first_token - start, len(head) + last_token - start)
-        out.append(Window(ids, len(head), start, *label))
-    return out
-
-
 def example_windows(
     examples: Iterable[Example],
     tokenizer: PieceTokenizer,
@@ -191,14 +127,3 @@ def example_windows(
         out.extend(positives + kept)
     rng.shuffle(out)
     return out
-
-
-def pad_batch(windows: Sequence[Window], pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids [batch, longest] padded with ``pad``, and the mask of real tokens."""
-    longest = max(len(w.ids) for w in windows)
-    ids = np.full((len(windows), longest), pad, dtype=np.int64)
-    mask = np.zeros((len(windows), longest), dtype=np.int64)
-    for i, w in enumerate(windows):
-        ids[i, : len(w.ids)] = w.ids
-        mask[i, : len(w.ids)] = 1
-    return ids, mask

@@ -24,17 +24,10 @@ import torch
 from torch import nn
 
 from qa.reading.e5file import E5File
+from qa.reading.features import Window, WindowSettings, pad_batch
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
-from qa.training.data import (
-    Window,
-    WindowSettings,
-    example_windows,
-    load_examples,
-    pad_batch,
-    split,
-    with_negatives,
-)
+from qa.training.data import example_windows, load_examples, split, with_negatives
 from qa.training.network import SpanReader, load_base
 
 log = logging.getLogger(__name__)
