@@ -90,7 +90,7 @@ def test_a_missing_model_is_a_clear_error(tmp_path) -> None:
         TrainedReader(tmp_path)
 
 
-def test_the_assistant_answers_with_the_trained_reader_without_torch(report_assistant) -> None:
+def test_the_assistant_answers_with_the_trained_reader(report_assistant) -> None:
     from qa.assistant import Assistant
 
     assistant = Assistant(report_assistant.index, report_assistant.encoder, "trained")
