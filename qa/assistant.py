@@ -18,11 +18,12 @@ from pathlib import Path
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from qa.crosslingual import bridge, translation_boosts
 from qa.documents import Document, expand_paths, read_document
-from qa.gate import corpus_is_cjk, missing_words, never_mentioned
+from qa.gate import corpus_scripts, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
+from qa.reading.hybrid import HybridReader
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
 from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
 from qa.rules_reader import RulesReader
@@ -101,9 +102,11 @@ class Assistant:
             self.reader: Reader = RulesReader(index)
         elif reader == "trained":
             self.reader = trained_reader()
+        elif reader == "hybrid":
+            self.reader = HybridReader(index, trained_reader())
         else:
             self.reader = reader  # type: ignore[assignment]
-        self._corpus_cjk = corpus_is_cjk(index)
+        self._scripts = corpus_scripts(index)
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Assistant:
 
         if not hits:
             return done("the documents hold no text to search")
-        missing = missing_words(self.index, retrieved.question, self._corpus_cjk)
+        missing = missing_words(self.index, retrieved.question, retrieved.question.cjk not in self._scripts)
         if any(name for _, name in missing):
             return done(never_mentioned(missing))
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
@@ -193,7 +196,7 @@ class Assistant:
         its words translate to) and the sentences that match it best, dense and keyword fused."""
         q = analyse(text)
         boosts = None
-        if not q.cjk and self._corpus_cjk:
+        if not q.cjk and False not in self._scripts and self._scripts:  # English over Chinese-only text
             pairs = bridge(q.text, self.index.keywords.__contains__)
             q, boosts = bridged(q, pairs), translation_boosts(pairs)
         analyse_ms = clock.lap()

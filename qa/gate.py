@@ -21,16 +21,29 @@ def in_corpus(index: CorpusIndex, word: str) -> bool:
     return any(form in index.keywords or form in index.normalised_text for form in forms)
 
 
-def corpus_is_cjk(index: CorpusIndex) -> bool:
-    """Whether the documents are mostly Chinese (judged on the start of the first 50)."""
-    return cjk_ratio("".join(d.text[:2000] for d in index.documents[:50])) >= 0.5
+MIN_SCRIPT_SHARE = 0.1  # a script a tenth of the documents are written in is one the corpus speaks
+SCRIPT_SAMPLE = 200  # documents looked at, evenly spread
 
 
-def missing_words(index: CorpusIndex, q: Question, corpus_cjk: bool) -> list[tuple[str, bool]]:
-    """The question's nouns and names (with whether each is a name) that no document uses."""
+def corpus_scripts(index: CorpusIndex) -> frozenset[bool]:
+    """The scripts the documents are written in (True: Chinese, False: Latin): those of at least
+    ``MIN_SCRIPT_SHARE`` of them, judged on each one's start. A store of Chinese and English
+    documents speaks both, and an English question over it is not a cross-lingual one."""
+    docs = index.documents
+    if not docs:
+        return frozenset()
+    sample = docs[:: max(1, len(docs) // SCRIPT_SAMPLE)]
+    chinese = sum(cjk_ratio(d.text[:2000]) >= 0.5 for d in sample)
+    shares = {True: chinese / len(sample), False: 1 - chinese / len(sample)}
+    return frozenset(script for script, share in shares.items() if share >= MIN_SCRIPT_SHARE)
+
+
+def missing_words(index: CorpusIndex, q: Question, cross_lingual: bool) -> list[tuple[str, bool]]:
+    """The question's nouns and names (with whether each is a name) that no document uses; of a
+    question in another script than the documents', only the words written in theirs."""
     words = entity_words(q)
-    if q.cjk != corpus_cjk:
-        script = 1.0 if corpus_cjk else 0.0
+    if cross_lingual:
+        script = 0.0 if q.cjk else 1.0
         words = [(w, name) for w, name in words if cjk_ratio(w) == script]
     return [(w, name) for w, name in words if not in_corpus(index, w)]
 

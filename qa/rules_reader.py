@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from qa.crosslingual import asked_for, unsupported_words
 from qa.extract import Candidate, candidates
-from qa.gate import corpus_is_cjk, never_mentioned
+from qa.gate import corpus_scripts, never_mentioned
 from qa.index import CorpusIndex
 from qa.question import Kind, Question
 from qa.quote import QUOTE_CHARS
@@ -63,7 +63,7 @@ class RulesReader:
     def __init__(self, index: CorpusIndex, settings: RulesSettings | None = None) -> None:
         self.index = index
         self.settings = settings or RulesSettings()
-        self._corpus_cjk = corpus_is_cjk(index)
+        self._scripts = corpus_scripts(index)
         self._passage_members: dict[int, list[int]] = {}
         for i, s in enumerate(index.sentences):
             self._passage_members.setdefault(s.passage, []).append(i)
@@ -186,7 +186,7 @@ class RulesReader:
         风格): then only a modifier is missing, as a question in other words than the text's has."""
         if pick.hit.keyword == 0.0 and pick.hit.dense == 1.0:
             return ""  # a document's own date line, picked for a question about the document
-        if q.cjk == self._corpus_cjk:
+        if q.cjk in self._scripts:
             sentence = self.index.sentences[pick.hit.sentence]
             passage = self.index.passages[sentence.passage]
             context = normalise(" ".join([self.index.text(passage.doc, passage.span), passage.title, *passage.section]))
@@ -196,7 +196,7 @@ class RulesReader:
             strict = any(not self._head_named(word, context) for word in missing)
             if total and covered / total < (self.settings.strict_coverage if strict else self.settings.min_coverage):
                 return "the best passage matches too few of the question's words"
-        elif self._corpus_cjk:
+        elif not q.cjk:  # an English question over Chinese-only documents
             unknown, known = unsupported_words(q.text, self.index.normalised_text)
             share = len(unknown) / known if known else 0.0
             asked = asked_for(q.text)

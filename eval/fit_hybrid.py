@@ -1,0 +1,249 @@
+"""Fit the hybrid reader's choice (``qa/reading/hybrid.py``) on held-out questions, and report it.
+
+    python -m eval.fit_hybrid collect SET --store DIR --out rows.jsonl   # both readers, per question
+    python -m eval.fit_hybrid fit --calibration rows.jsonl [--also dev.jsonl] [--report NAME=rows.jsonl] [--out FILE]
+
+``collect`` runs the assistant's retrieval and gate over a Q&A set, lets both readers read, and
+writes one line a question: the features, and whether each reader's span was judged right.
+``fit`` splits the calibration rows by document into two halves, fits the two logistic models and
+the threshold on the first (and on the ``--also`` rows: a development set of the genre the rules
+were written for), and prints the figures of the rules, the trained reader (its own
+threshold) and the hybrid on the other half and on every ``--report`` set; with ``--out`` it writes
+the model. Only the calibration half is ever fitted on: the figures of the other sets are held out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eval.judge import answer_correct
+from eval.sets import load_set
+from qa.reading.hybrid import FEATURES, HybridModel
+
+Row = dict
+Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is right)
+RIDGE = 1.0
+
+
+def collect(set_path: str, store: str) -> list[Row]:
+    """One row a question of ``set_path``: both readers' answers over ``store`` and their features."""
+    from qa.assistant import Assistant, QuestionError, clean_question, trained_reader
+    from qa.reading.hybrid import HybridReader, Observation
+    from qa.reading.reader import Evidence, Reading, Refusal
+
+    base = Assistant.load(store)
+    unused = HybridModel((0.0,) * len(FEATURES), (0.0,) * len(FEATURES), 1.0)
+    hybrid = HybridReader(base.index, trained_reader(), unused)
+    seen: list[Observation] = []
+
+    class Observer:  # reads with the rules; records both readers' answers
+        settings = hybrid.settings
+
+        def read(self, evidence: Evidence) -> Reading | Refusal:
+            seen.append(hybrid.observe(evidence))
+            return seen[-1].rules
+
+    assistant = Assistant(base.index, base.encoder, Observer())
+    texts = {name: t.text for name, t in base.index.texts.items()}
+    rows = []
+    for item in load_set(set_path):
+        try:
+            question = clean_question(item.question)
+        except QuestionError:
+            continue
+        seen.clear()
+        assistant.ask(question)
+        row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": not seen}
+        if seen:
+            o = seen[0]
+            r = o.rules if isinstance(o.rules, Reading) else None
+            r_text = texts[r.doc][r.start : r.end] if r else None
+            t_text = texts[o.trained.doc][o.trained.start : o.trained.end] if o.trained else None
+            row |= {
+                "features": o.features,
+                "rules_answer": r_text,
+                "trained_answer": t_text,
+                "rules_ok": r_text is not None and answer_correct(True, r_text, item.answers, item.answerable),
+                "trained_ok": t_text is not None and answer_correct(True, t_text, item.answers, item.answerable),
+            }
+        rows.append(row)
+    return rows
+
+
+def _matrix(rows: Sequence[Row]) -> np.ndarray:
+    return np.array([[r["features"][name] for name in FEATURES] for r in rows], dtype=np.float64)
+
+
+def logistic_fit(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+    """Ridge logistic regression by Newton's method on standardised features (the first column,
+    the bias, is not penalised); the coefficients returned apply to the raw features."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    mean[0], scale[0] = 0.0, 1.0
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    penalty = np.full(x.shape[1], ridge)
+    penalty[0] = 0.0
+    w = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
+        gradient = z.T @ (p - y) + penalty * w
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    raw = w / scale
+    raw[0] = w[0] - float((w[1:] * mean[1:] / scale[1:]).sum())
+    return raw
+
+
+def hybrid_decision(model: HybridModel) -> Decision:
+    def decide(r: Row) -> tuple[bool, bool]:
+        if r["gated"]:
+            return False, False
+        p_t, p_r = model.chances(r["features"])
+        options = []
+        if r["features"]["trained_found"]:
+            options.append((p_t, r["trained_ok"]))
+        if r["features"]["rules_found"]:
+            options.append((p_r, r["rules_ok"]))
+        if not options:
+            return False, False
+        p, ok = max(options, key=lambda o: o[0])
+        return p >= model.threshold, ok
+
+    return decide
+
+
+def rules_decision(r: Row) -> tuple[bool, bool]:
+    found = not r["gated"] and bool(r["features"]["rules_found"])
+    return found, found and r["rules_ok"]
+
+
+def trained_decision(threshold: float) -> Decision:
+    def decide(r: Row) -> tuple[bool, bool]:
+        found = not r["gated"] and r["features"]["trained_found"] and r["features"]["trained_margin"] > threshold
+        return bool(found), bool(found and r["trained_ok"])
+
+    return decide
+
+
+def figures(rows: Sequence[Row], decide: Decision) -> dict[str, float | int]:
+    """Accuracy, answerable accuracy, and the share of unanswerable questions refused, with the
+    precision and recall of refusals."""
+    outcomes = [(r["answerable"], *decide(r)) for r in rows]
+    answerable = [found and ok for a, found, ok in outcomes if a]
+    refused_right = [not found for a, found, _ in outcomes if not a]
+    refusals = [a for a, found, _ in outcomes if not found]
+    share = lambda xs: round(sum(xs) / len(xs), 3) if xs else float("nan")  # noqa: E731
+    return {
+        "questions": len(rows),
+        "accuracy": share([*answerable, *refused_right]),
+        "answerable": share(answerable),
+        "refused": share(refused_right),
+        "refusal_precision": share([not a for a in refusals]),
+    }
+
+
+def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
+    """The calibration and report halves, by a stable hash of the question's document (so that a
+    document's questions stay together), or of its id where it names none (unanswerable ones)."""
+    first = [zlib.crc32(str(r["doc"] or r["id"]).encode()) % 2 == 0 for r in rows]
+    return [r for r, f in zip(rows, first, strict=True) if f], [r for r, f in zip(rows, first, strict=True) if not f]
+
+
+def fit(rows: Sequence[Row]) -> HybridModel:
+    """The two logistic models and the threshold that maximises accuracy, on ``rows``."""
+    read = [r for r in rows if not r["gated"]]
+    coefficients = []
+    for reader in ("trained", "rules"):
+        own = [r for r in read if r["features"][f"{reader}_found"]]
+        y = np.array([float(r[f"{reader}_ok"]) for r in own])
+        if len(set(y)) < 2:  # nothing to tell apart: a constant chance, that of the rows
+            share = float(y.mean()) if len(y) else 0.0
+            bias = float(np.log((share + 1e-3) / (1 - share + 1e-3)))
+            coefficients.append((bias, *[0.0] * (len(FEATURES) - 1)))
+            continue
+        coefficients.append(tuple(float(c) for c in logistic_fit(_matrix(own), y)))
+    model = HybridModel(coefficients[0], coefficients[1], 0.5)
+    best = (-1.0, 0.5)
+    for t in np.linspace(0.05, 0.95, 91):
+        candidate = HybridModel(model.trained, model.rules, float(t))
+        accuracy = float(figures(rows, hybrid_decision(candidate))["accuracy"])
+        if accuracy > best[0]:
+            best = (accuracy, float(t))
+    return HybridModel(model.trained, model.rules, round(best[1], 3))
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+
+
+def report(model: HybridModel, sets: dict[str, list[Row]], trained_threshold: float) -> dict[str, dict]:
+    out = {}
+    for name, rows in sets.items():
+        out[name] = {
+            "rules": figures(rows, rules_decision),
+            "trained": figures(rows, trained_decision(trained_threshold)),
+            "hybrid": figures(rows, hybrid_decision(model)),
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m eval.fit_hybrid")
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("collect")
+    c.add_argument("set")
+    c.add_argument("--store", required=True)
+    c.add_argument("--out", required=True)
+    f = commands.add_parser("fit")
+    f.add_argument("--calibration", required=True, help="rows of the validation split; fitted on one half")
+    f.add_argument("--also", nargs="*", default=[], metavar="ROWS", help="more rows fitted on whole (a dev set)")
+    f.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS")
+    f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        rows = collect(args.set, args.store)
+        Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{len(rows)} questions → {args.out}")
+        return
+    from qa.assistant import trained_reader
+
+    calibration, held = halves(read_rows(args.calibration))
+    extra = [row for path in args.also for row in read_rows(path)]
+    model = fit([*calibration, *extra])
+    sets = {"calibration half (fitted on)": calibration, "validation report half": held}
+    sets |= {f"{path} (fitted on)": read_rows(path) for path in args.also}
+    for spec in args.report:
+        name, _, path = spec.partition("=")
+        sets[name] = read_rows(path)
+    results = report(model, sets, trained_reader().settings.threshold)
+    for name, by_reader in results.items():
+        print(name)
+        for reader, numbers in by_reader.items():
+            print(f"  {reader:8s} {numbers}")
+    if args.out:
+        meta = {
+            "format": 1,
+            "features": list(FEATURES),
+            "trained": list(model.trained),
+            "rules": list(model.rules),
+            "threshold": model.threshold,
+            "trained_reader": trained_reader().meta.get("settings", {}).get("epochs"),
+            "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
+            + "".join(f"; {path} ({len(read_rows(path))} questions)" for path in args.also),
+            "figures": results,
+        }
+        Path(args.out).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"model → {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The hybrid reader: the rules reader and the trained reader both read, and a model fitted on
+held-out questions decides which span to give, or to refuse.
+
+Neither reader is right everywhere: the rules find numbers with units and dates in Chinese reports
+well and do poorly elsewhere; the span model reads any genre and language but its no-answer score
+refuses many answerable questions. ``HybridReader`` describes each question by a few numbers
+(``features``: the span model's margin, whether the two spans agree, the kind asked and the kind
+found, retrieval scores) and two logistic models, fitted on the calibration half of the validation
+split by ``python -m eval.fit_hybrid``, give the chance that each reader's span is right. The more
+likely span is given when its chance reaches the fitted threshold; else the documents do not say.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.index import CorpusIndex
+from qa.reading.reader import Evidence, ReaderError, ReaderSettings, Reading, Refusal, TrainedReader
+from qa.rules_reader import RulesReader
+from qa.text import cjk_ratio
+
+DEFAULT_HYBRID_MODEL = Path(__file__).resolve().parent.parent / "models" / "hybrid.json"
+
+FEATURES = (
+    "bias",
+    "trained_margin",  # span score minus no-answer score, clipped to ±10
+    "trained_found",
+    "rules_found",
+    "agree",  # the two spans overlap
+    "trained_length",  # log(1 + characters)
+    "rules_length",
+    "numeric_question",  # asks for a number, percentage or date
+    "trained_digit",  # the trained span holds a digit
+    "rules_digit",
+    "rules_score",
+    "cross_lingual",  # the question's script is not the best passage's
+    "top_dense",  # cosine of the best sentence hit
+    "top_keyword",  # log(1 + BM25) of the best sentence hit
+    "missing",  # nouns of the question that no document uses
+    "trained_in_best_passage",
+)
+
+_DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿两]")
+
+
+@dataclass(frozen=True)
+class HybridModel:
+    """Two logistic models over ``FEATURES`` (coefficients in that order) and the threshold on
+    their probability, as ``eval/fit_hybrid.py`` writes them."""
+
+    trained: tuple[float, ...]
+    rules: tuple[float, ...]
+    threshold: float
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_HYBRID_MODEL) -> HybridModel:
+        path = Path(path)
+        if not path.is_file():
+            raise ReaderError(f"the hybrid reader's model is missing: {path} (python -m eval.fit_hybrid writes it)")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(meta["features"]) != FEATURES:
+            raise ReaderError(f"{path} was fitted on other features; fit it again (python -m eval.fit_hybrid)")
+        return cls(tuple(meta["trained"]), tuple(meta["rules"]), float(meta["threshold"]))
+
+    def chances(self, x: dict[str, float]) -> tuple[float, float]:
+        """The chance that the trained span and that the rules span is right."""
+        return _logistic(self.trained, x), _logistic(self.rules, x)
+
+
+def _logistic(weights: tuple[float, ...], x: dict[str, float]) -> float:
+    z = sum(w * x[name] for w, name in zip(weights, FEATURES, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Both readers' answers to one question, and the features the choice between them reads."""
+
+    rules: Reading | Refusal
+    trained: Reading | None  # the trained reader's best span whatever its margin
+    features: dict[str, float]
+
+
+def _overlap(a: Reading, b: Reading) -> bool:
+    return a.doc == b.doc and a.start < b.end and b.start < a.end
+
+
+def features(
+    evidence: Evidence,
+    rules: Reading | Refusal,
+    trained: Reading | None,
+    trained_null_margin: float,
+    text: dict[str, str],
+) -> dict[str, float]:
+    """The numbers the hybrid reader decides by. ``trained_null_margin`` is the trained span's
+    score minus the no-answer score; ``text`` maps a document to its text."""
+    q = evidence.question
+    r = rules if isinstance(rules, Reading) else None
+    r_span = text[r.doc][r.start : r.end] if r else ""
+    t_span = text[trained.doc][trained.start : trained.end] if trained else ""
+    best = evidence.passages[0] if evidence.passages else None
+    top = evidence.hits[0] if evidence.hits else None
+    return {
+        "bias": 1.0,
+        "trained_margin": max(-10.0, min(10.0, trained_null_margin)) if trained else -10.0,
+        "trained_found": float(trained is not None),
+        "rules_found": float(r is not None),
+        "agree": float(r is not None and trained is not None and _overlap(r, trained)),
+        "trained_length": math.log1p(len(t_span)),
+        "rules_length": math.log1p(len(r_span)),
+        "numeric_question": float(q.numeric),
+        "trained_digit": float(bool(_DIGIT.search(t_span))),
+        "rules_digit": float(bool(_DIGIT.search(r_span))),
+        "rules_score": r.score if r else 0.0,
+        "cross_lingual": float(best is not None and q.cjk != (cjk_ratio(best.text) >= 0.5)),
+        "top_dense": top.dense if top else 0.0,
+        "top_keyword": math.log1p(top.keyword) if top else 0.0,
+        "missing": float(len(evidence.missing)),
+        "trained_in_best_passage": float(
+            trained is not None
+            and best is not None
+            and best.doc == trained.doc
+            and best.start <= trained.start
+            and trained.end <= best.start + len(best.text)
+        ),
+    }
+
+
+class HybridReader:
+    """Reads with both readers and gives the span the fitted model trusts more, or refuses."""
+
+    def __init__(
+        self,
+        index: CorpusIndex,
+        trained: TrainedReader,
+        model: HybridModel | None = None,
+        rules: RulesReader | None = None,
+    ) -> None:
+        self.index = index
+        self.trained = trained
+        self.rules = rules or RulesReader(index)
+        self.model = model or HybridModel.load()
+        self.settings: ReaderSettings = trained.settings  # how many passages the assistant hands over
+        self._text = {name: t.text for name, t in index.texts.items()}
+
+    def observe(self, evidence: Evidence) -> Observation:
+        """Both readers' answers to ``evidence`` and the features of the choice."""
+        rules = self.rules.read(evidence)
+        trained = self.trained.best(evidence.text, evidence.passages)
+        null_margin = trained.margin + self.trained.settings.threshold if trained else -math.inf
+        return Observation(rules, trained, features(evidence, rules, trained, null_margin, self._text))
+
+    def read(self, evidence: Evidence) -> Reading | Refusal:
+        seen = self.observe(evidence)
+        p_trained, p_rules = self.model.chances(seen.features)
+        options: list[tuple[float, Reading]] = []
+        if seen.trained is not None:
+            options.append((p_trained, seen.trained))
+        if isinstance(seen.rules, Reading):
+            options.append((p_rules, seen.rules))
+        if not options:
+            return seen.rules if isinstance(seen.rules, Refusal) else Refusal("no reader found an answer")
+        p, reading = max(options, key=lambda o: o[0])
+        if p < self.model.threshold:
+            if isinstance(seen.rules, Refusal):
+                return seen.rules
+            return Refusal("the readers' answers are too unsure to give")
+        return Reading(
+            reading.doc, reading.start, reading.end, p, p - self.model.threshold, reading.sentence, reading.quote
+        )
