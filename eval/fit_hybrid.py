@@ -1,15 +1,19 @@
 """Fit the hybrid reader's choice (``qa/reading/hybrid.py``) on held-out questions, and report it.
 
     python -m eval.fit_hybrid collect SET --store DIR --out rows.jsonl   # both readers, per question
+    python -m eval.fit_hybrid threshold --calibration rows.jsonl [--write]   # the trained reader's own
     python -m eval.fit_hybrid fit --calibration rows.jsonl [--also dev.jsonl] [--report NAME=rows.jsonl] [--out FILE]
 
 ``collect`` runs the assistant's retrieval and gate over a Q&A set, lets both readers read, and
 writes one line a question: the features, and whether each reader's span was judged right.
-``fit`` splits the calibration rows by document into two halves, fits the two logistic models and
-the threshold on the first (and on the ``--also`` rows: a development set of the genre the rules
-were written for), and prints the figures of the rules, the trained reader (its own
-threshold) and the hybrid on the other half and on every ``--report`` set; with ``--out`` it writes
-the model. Only the calibration half is ever fitted on: the figures of the other sets are held out.
+
+The calibration rows are split by document into two halves (``halves``). ``threshold`` chooses the
+trained reader's own no-answer threshold on the first, as the pipeline uses it, and with ``--write``
+stores it with that model. ``fit`` fits the two logistic models and their threshold on the first
+half (and on the ``--also`` rows: a development set of the genre the rules were written for), and
+prints the figures of the rules, the trained reader and the hybrid on the other half and on every
+``--report`` set; with ``--out`` it writes the model. Only what is named is fitted on: the figures
+of the other half and of the ``--report`` sets are held out.
 """
 
 from __future__ import annotations
@@ -181,6 +185,21 @@ def fit(rows: Sequence[Row]) -> HybridModel:
     return HybridModel(model.trained, model.rules, round(best[1], 3))
 
 
+def trained_threshold(rows: Sequence[Row]) -> float:
+    """The trained reader's own no-answer threshold that maximises the pipeline's accuracy on
+    ``rows`` (its margins as the assistant hands it passages, not over gold paragraphs)."""
+    grid = [round(float(t), 2) for t in np.arange(-4.0, 6.01, 0.25)]
+    return max(grid, key=lambda t: (figures(rows, trained_decision(t))["accuracy"], -abs(t)))
+
+
+def write_trained_threshold(threshold: float, source: str, folder: Path) -> None:
+    meta_path = folder / "reader.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["threshold"] = threshold
+    meta["threshold_from"] = f"python -m eval.fit_hybrid threshold: the pipeline's accuracy on {source}"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def read_rows(path: str | Path) -> list[Row]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
@@ -203,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("set")
     c.add_argument("--store", required=True)
     c.add_argument("--out", required=True)
+    t = commands.add_parser("threshold", help="the trained reader's own threshold, on the calibration half")
+    t.add_argument("--calibration", required=True)
+    t.add_argument("--write", action="store_true", help="into qa/models/reader/reader.json")
     f = commands.add_parser("fit")
     f.add_argument("--calibration", required=True, help="rows of the validation split; fitted on one half")
     f.add_argument("--also", nargs="*", default=[], metavar="ROWS", help="more rows fitted on whole (a dev set)")
@@ -216,6 +238,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     from qa.assistant import trained_reader
 
+    if args.command == "threshold":
+        calibration, held = halves(read_rows(args.calibration))
+        threshold = trained_threshold(calibration)
+        print(f"threshold {threshold}: calibration half {figures(calibration, trained_decision(threshold))}")
+        print(f"  held-out half {figures(held, trained_decision(threshold))}")
+        if args.write:
+            source = f"the calibration half of {args.calibration} ({len(calibration)} questions)"
+            write_trained_threshold(threshold, source, trained_reader().folder)
+            print(f"written to {trained_reader().folder / 'reader.json'}")
+        return
     calibration, held = halves(read_rows(args.calibration))
     extra = [row for path in args.also for row in read_rows(path)]
     model = fit([*calibration, *extra])
