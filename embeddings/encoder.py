@@ -39,7 +39,8 @@ class Encoder(Protocol):
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero), as contiguous float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
@@ -51,7 +52,7 @@ def _batched(encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], pr
     parts = []
     for i in range(0, len(texts), BATCH_SIZE):
         batch = list(texts[i : i + BATCH_SIZE])
-        parts.append(normalise(encode(batch)))
+        parts.append(unit_rows(encode(batch)))
         if progress is not None:
             progress(len(batch))
     if not parts:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.cache import CachedEncoder, EmbeddingCache
-from embeddings.encoder import Encoder, WrappedEncoder
+from embeddings.encoder import Encoder, WrappedEncoder, unit_rows
 from eval.metrics import percentile
 from qa.cli import default_corpus
 from qa.reading import READERS
@@ -428,10 +428,8 @@ def synthetic_vectors(pool: Pool, rows: np.ndarray, seed: int) -> np.ndarray:
         n = len(block_rows)
         partners = rng.integers(0, len(pool.vectors), n)
         weights = rng.uniform(0, 1, (n, 1)).astype(np.float32)
-        block = pool.vectors[block_rows] + weights * pool.vectors[partners]
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        block += rng.normal(scale=0.3 / np.sqrt(dim), size=(n, dim)).astype(np.float32)
-        out[i : i + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        block = unit_rows(pool.vectors[block_rows] + weights * pool.vectors[partners])
+        out[i : i + n] = unit_rows(block + rng.normal(scale=0.3 / np.sqrt(dim), size=(n, dim)).astype(np.float32))
     return out
 
 

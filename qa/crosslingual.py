@@ -10,19 +10,13 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
+from qa.text import ENGLISH_STOP_WORDS
+
 _lock = threading.Lock()
 BRIDGE_BOOST = 0.5  # keyword weight of a translated word against a word of the question itself
 _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
 _PARTICIPLE = re.compile(r"(?:ed|ing)$")
 _WORD = re.compile(r"[a-z][a-z\-']+")
-ENGLISH_STOP = frozenset(
-    """how many much what which when where who whom whose why is are was were do does did the a an of in on at to
-    for by with from and or as be been being has have had this that these those it its there their they he she his
-    her about into than then so please tell me total number amount made make get got take took give given any all
-    each every some more most other such only also very can could would should will shall may might must one two
-    per cent percent percentage rate ratio proportion share kind kinds type types year years day days time times
-    month months last next many during since until after before over under up down out off again same new old""".split()
-)
 
 
 def _cedict_path() -> str | None:
@@ -65,7 +59,7 @@ def _english_to_chinese() -> dict[str, frozenset[str]]:
                     words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
                 if 0 < len(words) <= 3:
                     for word in words:
-                        if word not in ENGLISH_STOP:
+                        if word not in ENGLISH_STOP_WORDS:
                             table.setdefault(word, set()).add(simplified)
     return {word: frozenset(chinese) for word, chinese in table.items()}
 
@@ -93,7 +87,7 @@ def acronyms(question: str) -> set[str]:
 
 def english_content_words(question: str) -> list[str]:
     words = [*_WORD.findall(question.lower()), *sorted(acronyms(question))]
-    return [w for w in dict.fromkeys(words) if len(w) >= 2 and w not in ENGLISH_STOP]
+    return [w for w in dict.fromkeys(words) if len(w) >= 2 and w not in ENGLISH_STOP_WORDS]
 
 
 def translations(word: str) -> frozenset[str] | None:
@@ -138,7 +132,7 @@ def bridge(question: str, known: Callable[[str], bool]) -> list[tuple[str, str]]
     for word in english_content_words(question):
         parts = [word, *word.split("-")] if "-" in word else [word]
         for part in parts:
-            chinese = translations(part) if part not in ENGLISH_STOP else None
+            chinese = translations(part) if part not in ENGLISH_STOP_WORDS else None
             found = sorted(c for c in chinese or () if known(c))
             pairs.extend((word, c) for c in found)
             if found:
@@ -171,4 +165,4 @@ def asked_for(question: str) -> str:
     documents never speak of it, they cannot answer."""
     m = _ASKED.match(question)
     word = m.group(1).lower() if m else ""
-    return "" if word in ENGLISH_STOP else word
+    return "" if word in ENGLISH_STOP_WORDS else word

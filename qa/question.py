@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from qa.text import QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
+from qa.text import LIGHT_VERBS, QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
 
 
 class Kind(StrEnum):
@@ -95,7 +95,6 @@ _ENGLISH_UNITS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\b(?:days?)\b"), ("天", "日")),
     (re.compile(r"\b(?:yuan|rmb)\b"), ("元", "万元", "亿元")),
 )
-_ENGLISH_STOP = QUESTION_WORDS | {"many", "much", "were", "was", "made", "have", "has", "been", "get", "got"}
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def analyse(text: str) -> Question:
     cjk = cjk_ratio(norm) >= 0.5
     # the measure word after 多少 ends a word: 多少项高需求 cuts as 项 + 高 + 需求, never 项高
     cut = _UNIT_AFTER_WH.sub(lambda m: m.group() + " ", norm)
-    terms = tuple(t for t in query_tokens(cut) if t not in _ENGLISH_STOP)
+    terms = tuple(t for t in query_tokens(cut) if t not in LIGHT_VERBS)  # the question words are gone already
     sides = []
     if wh:
         for term in dict.fromkeys(terms):

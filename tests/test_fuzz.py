@@ -10,7 +10,7 @@ import string
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from eval.judge import answer_correct, evidence_rank, holds_evidence, matches, max_answer_chars, normalise
+from eval.judge import answer_correct, evidence_rank, holds_evidence, judged_form, matches, max_answer_chars
 from eval.metrics import cmrc_em, cmrc_f1
 from qa.assistant import QuestionError, clean_question
 from qa.documents import make_document
@@ -124,7 +124,7 @@ def test_quotes_and_sources_slice_back_into_their_documents(report_assistant, qu
 @given(mixed, mixed, st.lists(mixed, max_size=3), st.booleans(), st.booleans())
 def test_the_judge_never_raises(text, gold, golds, found, answerable):
     assert isinstance(matches(text, gold), bool)
-    if normalise(gold):
+    if judged_form(gold):
         assert matches(gold, gold)
         assert answer_correct(True, gold, [gold], True)
     assert max_answer_chars(golds) >= 32
