@@ -24,7 +24,7 @@ from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
-from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
+from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
 from qa.text import is_cjk
 from qa.types import Answer, Quote, Source, Span, Timings
@@ -199,9 +199,9 @@ class Assistant:
         analyse_ms = clock.lap()
         vector = self.encoder.encode_queries([q.norm])
         encode_ms = clock.lap()
-        dense = dense_search(self.index, vector)
+        dense = self.index.store.search(vector, DENSE_K)
         vector_ms = clock.lap()
-        keyword = keyword_search(self.index, list(q.terms), boosts=boosts)
+        keyword = self.index.keywords.search(list(q.terms), KEYWORD_K, boosts)
         keyword_ms = clock.lap()
         weight = KEYWORD_WEIGHT if boosts is None else BRIDGED_KEYWORD_WEIGHT
         hits = combine(self.index, vector, dense, keyword, weight)
