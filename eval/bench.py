@@ -125,7 +125,7 @@ def describe_machine() -> dict[str, Any]:
             from importlib.metadata import version
 
             versions[package] = version(package)
-        except Exception:  # noqa: BLE001 - a missing package is reported as missing
+        except Exception:  # a missing package is reported as missing
             versions[package] = None
     return {
         "cpu": cpu,
@@ -267,7 +267,7 @@ def bench_indexing(plan: Plan, encoder: Encoder, warm_cache: EmbeddingCache) -> 
 # ---- 3. question latency -----------------------------------------------------------------------
 
 
-def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str, Any]:  # noqa: ANN001
+def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str, Any]:
     from qa.assistant import QuestionError
 
     totals: list[float] = []
@@ -371,7 +371,7 @@ def bench_server(store: Path, env: dict[str, str], timeout: float = 120.0) -> di
             try:
                 client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
                 record = client.predict("公布了多少个不予处罚事项？", 3, api_name="/ask")
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:  # not listening yet
                 time.sleep(0.1)
         first_answer = time.perf_counter() - started
         if record.get("answer") != "106个":
@@ -504,7 +504,7 @@ def bench_scale_size(pool: Pool, size: int, seed: int = 0) -> dict[str, Any]:
     return row
 
 
-def assistant_at_scale(pool: Pool, encoder: Encoder, size: int, seed: int = 1):  # noqa: ANN201 - an Assistant
+def assistant_at_scale(pool: Pool, encoder: Encoder, size: int, seed: int = 1):  # an Assistant
     """An assistant over ``size`` sentences: documents of 40 real sentences each (four to a
     paragraph), with synthetic vectors near the sentences' real ones."""
     from qa.assistant import Assistant
@@ -703,14 +703,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(parser.parse_args(argv))
 
 
-def add_arguments(parser) -> None:  # noqa: ANN001 - an argparse parser
+def add_arguments(parser) -> None:  # an argparse parser
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each: checks that it all works")
     parser.add_argument("--out", default="bench.json", help="write the figures here as JSON (default bench.json)")
     parser.add_argument("--markdown", help="also write the tables as Markdown here")
     parser.add_argument("--plot", help="also draw search latency and memory against size here (PNG)")
 
 
-def run_command(args) -> int:  # noqa: ANN001 - argparse namespace
+def run_command(args) -> int:  # argparse namespace
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     plan = Plan.quick() if args.quick else Plan()
     report = run(plan, log=lambda message: print(message, file=sys.stderr, flush=True)).as_json()

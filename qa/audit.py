@@ -50,7 +50,7 @@ class _Handler(RotatingFileHandler):
         self._warn = warn
         self._warned = False
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+    def handleError(self, record: logging.LogRecord) -> None:  # logging's name
         exc = sys.exc_info()[1]
         if not self._warned:
             self._warned = True

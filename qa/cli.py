@@ -35,7 +35,7 @@ class CliError(Exception):
     """A problem to report in one line, exit code 2."""
 
 
-def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a callback
+def _progress_bar(desc: str, unit: str = "sent"):  # returns a callback
     from tqdm import tqdm
 
     bar = None
@@ -51,7 +51,7 @@ def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a ca
     return update
 
 
-def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN201 - an Encoder
+def load_cli_encoder(spec: str | None, store: Path | None = None):  # an Encoder
     """The encoder named, else the one ``store`` was built with, else the default; passage vectors
     go through the embedding cache unless ``QA_CACHE=off``."""
     from embeddings.cache import CachedEncoder, EmbeddingCache, default_cache_path
@@ -65,7 +65,7 @@ def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN2
     return encoder if cache is None else CachedEncoder(encoder, EmbeddingCache(cache))
 
 
-def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):  # noqa: ANN201
+def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):
     """The saved assistant at ``store``; the default store is built from the bundled corpus on
     first use."""
     from qa.assistant import Assistant

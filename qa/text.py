@@ -59,7 +59,7 @@ def normalise_aligned(text: str) -> str:
     return "".join(out)
 
 
-def _jieba():  # noqa: ANN202 - jieba has no stubs
+def _jieba():  # jieba has no stubs
     import jieba
 
     with _jieba_lock:

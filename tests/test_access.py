@@ -50,7 +50,7 @@ def started(report_assistant):
 
     demos = []
 
-    def start(library: Library | None = None, **options) -> str:  # noqa: ANN003
+    def start(library: Library | None = None, **options) -> str:
         port = free_port()
         demos.append(serve(library or Library(report_assistant), port=port, block=False, **options))
         return f"http://127.0.0.1:{port}"
@@ -60,7 +60,7 @@ def started(report_assistant):
         demo.close()
 
 
-def client(url: str, auth: tuple[str, str] | None = None):  # noqa: ANN201
+def client(url: str, auth: tuple[str, str] | None = None):
     from gradio_client import Client
 
     return Client(url + "/", auth=auth, analytics_enabled=False, verbose=False)

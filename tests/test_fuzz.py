@@ -75,7 +75,7 @@ def test_passages_and_sentences_slice_back_into_the_document(text):
         assert_inside(span, text)
 
 
-def question_of(text: str):  # noqa: ANN201 - a Question, or None for an unaskable text
+def question_of(text: str):  # a Question, or None for an unaskable text
     try:
         return analyse(clean_question(text))
     except QuestionError:

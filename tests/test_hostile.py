@@ -69,7 +69,7 @@ def library(report_assistant, tmp_path) -> Library:
     return Library(report_assistant, tmp_path / "store")
 
 
-def assert_unchanged(library: Library, before) -> None:  # noqa: ANN001 - the Assistant before
+def assert_unchanged(library: Library, before) -> None:  # the Assistant before
     assert library.assistant is before
     assert library.ask(QUESTION).answer == ANSWER
 

@@ -248,7 +248,7 @@ def test_a_load_overtaken_by_a_save_reads_the_new_index(tmp_path, monkeypatch):
     read = CorpusIndex._read.__func__
     overtaken = []
 
-    def read_after_a_save(cls, folder, manifest, encoder_id):  # noqa: ANN001, ANN202
+    def read_after_a_save(cls, folder, manifest, encoder_id):
         if not overtaken:
             overtaken.append(True)
             CorpusIndex.build(DOCS[:1], CountingEncoder()).save(folder)  # removes the data folder being read

@@ -39,7 +39,7 @@ def script(client: int) -> list[tuple[str, str, str]]:
     return asked + chats
 
 
-def answer_of(endpoint: str, reply) -> str | None:  # noqa: ANN001 - a dict from /ask, Markdown from /chat
+def answer_of(endpoint: str, reply) -> str | None:  # a dict from /ask, Markdown from /chat
     if endpoint == "/ask":
         return reply["answer"]
     return reply.split("**")[1] if reply.startswith("**") else None
@@ -84,7 +84,7 @@ def run_client(url: str, number: int, start: threading.Barrier, load: Load) -> N
         load.record(time.perf_counter() - started, wrong)
 
 
-def watch_index(library, stop: threading.Event, states: set) -> None:  # noqa: ANN001
+def watch_index(library, stop: threading.Event, states: set) -> None:
     """Every index a reader can see is whole: as many vectors as sentences, and either the old set
     of documents or the new one."""
     while not stop.is_set():
