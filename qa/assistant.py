@@ -17,7 +17,7 @@ from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from qa.crosslingual import bridge, translation_boosts
-from qa.documents import Document, expand_paths, read_document
+from qa.documents import Document, DocumentError, expand_paths, read_document
 from qa.gate import corpus_is_cjk, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Question, analyse, bridged
@@ -129,7 +129,7 @@ class Assistant:
         """Read and index files and folders; raises ``DocumentError`` for the first unreadable one."""
         documents = [read_document(p) for p in expand_paths(paths)]
         if not documents:
-            raise ValueError("no documents found (.txt .md .pdf .docx .html)")
+            raise DocumentError("no documents found (.txt .md .pdf .docx .html)")
         return cls.from_documents(documents, encoder, progress, reader)
 
     @classmethod

@@ -182,4 +182,4 @@ def _short(value: str | None) -> str | None:
 
 
 def _stderr(message: str) -> None:
-    print(f"qa: warning: {message}", file=sys.stderr, flush=True)
+    logging.getLogger(__name__).warning(message)

@@ -308,7 +308,7 @@ class CorpusIndex:
         except (OSError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             raise StoreError(
                 f"{folder}: unreadable index ({type(exc).__name__}: {exc}); re-index with `qa index`"
-            ) from None
+            ) from exc  # kept: a fault of this code's own would otherwise pass for a damaged store
         if vectors.shape != (len(sentences), manifest.get("dim")):
             raise StoreError(f"{folder}: vectors do not match the manifest; re-index with `qa index`")
         return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens, store)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.cli import CliError, build_parser, cmd_serve, parse_auth
+from qa.cli import CliError, build_parser, main, parse_auth
 from tests.test_app_api import free_port
 from ui.app import READ_ONLY, Library
 
@@ -145,7 +145,7 @@ def test_serve_command_passes_login_and_read_only(monkeypatch, capsys, report_as
     monkeypatch.setattr(
         ui.app, "serve", lambda library, host, port, auth, allowed_hosts: calls.append((library, host, auth))
     )
-    assert cmd_serve(build_parser().parse_args([*argv, "--store", "unused"])) == 0
+    assert main([*argv, "--store", "unused"]) == 0  # main: its logging shows the warning
     library, host, given = calls[0]
     assert given == auth and library.read_only == ("--read-only" in argv)
     assert ("warning" in capsys.readouterr().err) == warned

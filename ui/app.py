@@ -4,9 +4,9 @@ otherwise and never shares publicly."""
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -246,7 +246,7 @@ class Library:
 
 
 def _log(message: str) -> None:
-    print(f"qa serve: {message}", file=sys.stderr, flush=True)
+    logging.getLogger(__name__).warning(message)
 
 
 def _count(state: StoreState) -> str:
