@@ -75,6 +75,7 @@ _BEFORE = re.compile(
 _WHY = re.compile(r"(?<![之称作成名叫译现视定改分变])为什么|为何|何以|原因|缘故|理由|\bwhy\b")
 _ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
+_SAYS_PERCENT = re.compile(r"百分之|百分比|多少%|\bpercent(?:age)?\b")
 
 # English words that name what is counted, and the Chinese measure words that go with them.
 _ENGLISH_UNITS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
@@ -121,6 +122,8 @@ class Question:
 def question_kind(norm: str) -> Kind:
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(norm):
+            if kind is Kind.PERCENT and _UNIT_AFTER_WH.search(norm) and not _SAYS_PERCENT.search(norm):
+                continue  # 配置率达到…覆盖了多少个领域: 多少个 asks a count; the 率 belongs to the topic
             return kind
     return Kind.SPAN
 

@@ -22,15 +22,17 @@ ASKED = [  # (question, answer) asked through /ask
     ("亮码检查率达到多少？", "99.8%"),
     ("How many legal review staff have been assigned?", "199名"),
 ]
-TOPICS = [  # (question, answer, the answer to 那覆盖了多少个领域？ asked after it) through /chat
+TOPICS = [  # (question, answer, the answer to 那覆盖了多少个领域？ asked after it; None: refused) through /chat
     ("公布了多少个不予处罚事项？", "106个", "14个"),
-    ("一线执法队员PDA配置率达到多少？", "92%", "92%"),
+    # the report says how far PDAs are issued (92%), not how many fields they cover: 92% answers a
+    # percentage question, not 多少个领域, so the follow-up is refused
+    ("一线执法队员PDA配置率达到多少？", "92%", None),
 ]
 FOLLOW_UP = "那覆盖了多少个领域？"
 NEW_DOCUMENT = ("notes.txt", "宁波市今年新建口袋公园45个。", "今年新建了多少个口袋公园？", "45个")
 
 
-def script(client: int) -> list[tuple[str, str, str]]:
+def script(client: int) -> list[tuple[str, str, str | None]]:
     """A client's 10 questions as (endpoint, question, expected answer): six through /ask, then two
     conversations of a topic and its follow-up through /chat, in an order that depends on the client."""
     asked = [("/ask", *ASKED[(client + i) % len(ASKED)]) for i in range(QUESTIONS - 4)]
@@ -40,9 +42,12 @@ def script(client: int) -> list[tuple[str, str, str]]:
 
 
 def answer_of(endpoint: str, reply) -> str | None:  # a dict from /ask, Markdown from /chat
+    """The answer shown, None for a refusal; anything else (an error message) is shown as it is."""
     if endpoint == "/ask":
         return reply["answer"]
-    return reply.split("**")[1] if reply.startswith("**") else None
+    if reply.startswith("**"):
+        return reply.split("**")[1]
+    return None if reply.startswith(("文档中没有找到这个问题的答案", "The documents do not say")) else reply[:80]
 
 
 class Load:
