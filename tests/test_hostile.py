@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from qa.assistant import QuestionError
-from tests.test_app_api import free_port
+from tests.test_app_api import serving
 from ui.app import Library
 from ui.render import render_answer
 
@@ -216,16 +216,9 @@ def test_a_markup_question_is_refused_for_what_it_names(library):
 def server(report_assistant, tmp_path_factory):
     from gradio_client import Client
 
-    from ui.app import serve
-
     library = Library(report_assistant, tmp_path_factory.mktemp("hostile") / "store")
-    port = free_port()
-    demo = serve(library, "127.0.0.1", port, block=False)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        yield url, Client(url + "/", analytics_enabled=False, verbose=False), library
-    finally:
-        demo.close()
+    with serving(library) as url:
+        yield url.rstrip("/"), Client(url, analytics_enabled=False, verbose=False), library
 
 
 def test_hostile_questions_through_the_api_get_messages_and_the_server_keeps_answering(server):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_app_api import free_port
+from tests.test_app_api import serving
 
 CLIENTS = 20
 QUESTIONS = 10
@@ -100,15 +100,11 @@ def watch_index(library, stop: threading.Event, states: set) -> None:
 
 @pytest.fixture(scope="module")
 def server(report_assistant, tmp_path_factory):
-    from ui.app import Library, serve
+    from ui.app import Library
 
     library = Library(report_assistant, tmp_path_factory.mktemp("load") / "store")
-    port = free_port()
-    demo = serve(library, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}/", library
-    finally:
-        demo.close()
+    with serving(library) as url:
+        yield url, library
 
 
 def test_twenty_clients_ask_while_a_document_is_uploaded(server, tmp_path):
