@@ -540,11 +540,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
-    from qa.store import describe_os_error
-
+    try:
+        domain = domain_errors()  # imports the package's modules: a declared dependency may be missing
+        from qa.store import describe_os_error
+    except ImportError as exc:  # an installation that lacks a package (the message names it)
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return args.run(args)
-    except domain_errors() as exc:
+    except domain as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a fault of the machine (a full disk, no permission): one line, not a traceback
