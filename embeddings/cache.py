@@ -7,9 +7,9 @@ the text came from. SQLite keeps each write atomic and lets several processes sh
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -98,7 +98,7 @@ class CachedEncoder(WrappedEncoder):
                 return self._encode_through_cache(texts, progress)
             except (sqlite3.Error, OSError) as exc:  # a broken cache must not stop indexing
                 self.error = f"embedding cache {self.cache.path} unusable ({exc}); indexing without it"
-                print(f"qa: warning: {self.error}", file=sys.stderr)
+                logging.getLogger(__name__).warning(self.error)
         return super().encode_passages(texts, progress=progress)
 
     def _encode_through_cache(self, texts: Sequence[str], progress: Callable[[int], None] | None) -> np.ndarray:

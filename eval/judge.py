@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
+from qa.text import normalise
 
-def normalise(text: str) -> str:
-    """NFKC, lower case, whitespace removed — except that whitespace between two digits becomes
-    a separator that no digit-bounded match can cross."""
-    text = unicodedata.normalize("NFKC", text).lower()
+
+def judged_form(text: str) -> str:
+    """The form in which answers are judged: ``qa.text.normalise`` (NFKC, lower case) with
+    whitespace removed — except that whitespace between two digits becomes a separator that no
+    digit-bounded match can cross."""
+    text = normalise(text)
     text = re.sub(r"(?<=\d)\s+(?=\d)", "\x00", text)
     return re.sub(r"\s+", "", text)
 
@@ -18,7 +20,7 @@ def normalise(text: str) -> str:
 def matches(text: str, gold: str) -> bool:
     """``text`` contains ``gold`` (both normalised); where gold begins or ends with a digit, the
     match may not be part of a longer number (106 is not in 1060, 2106 or 10.6)."""
-    text, gold = normalise(text), normalise(gold)
+    text, gold = judged_form(text), judged_form(gold)
     if not gold:
         return False
     before = r"(?<![\d.])(?<!\d\.)" if gold[0].isdigit() else ""
@@ -27,7 +29,7 @@ def matches(text: str, gold: str) -> bool:
 
 
 def max_answer_chars(golds: Sequence[str]) -> int:
-    return max(32, 3 * max((len(normalise(g)) for g in golds), default=0))
+    return max(32, 3 * max((len(judged_form(g)) for g in golds), default=0))
 
 
 def answer_correct(found: bool, answer: str | None, golds: Sequence[str], answerable: bool) -> bool:
@@ -37,7 +39,7 @@ def answer_correct(found: bool, answer: str | None, golds: Sequence[str], answer
         return not found
     if not found or not answer:
         return False
-    return len(normalise(answer)) <= max_answer_chars(golds) and any(matches(answer, g) for g in golds)
+    return len(judged_form(answer)) <= max_answer_chars(golds) and any(matches(answer, g) for g in golds)
 
 
 def holds_evidence(text: str, doc: str, evidence: str | None, golds: Sequence[str], gold_doc: str | None) -> bool:

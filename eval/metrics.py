@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eval.judge import answer_correct, evidence_rank, holds_evidence
 from eval.sets import Item
+from qa.text import normalise
 
 MRR_DEPTH = 10
 
@@ -58,8 +58,7 @@ def judge_record(item: Item, record: dict[str, Any]) -> Judged:
 def _segments(text: str) -> list[str]:
     """CMRC 2018 scoring tokens: each CJK character alone, runs of Latin letters and digits as
     words; punctuation and spaces dropped."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return re.findall(r"[a-z0-9]+|[^\sa-z0-9\W_]|[\u4e00-\u9fff]", text)
+    return re.findall(r"[a-z0-9]+|[^\sa-z0-9\W_]|[\u4e00-\u9fff]", normalise(text))
 
 
 def cmrc_em(prediction: str, gold: str) -> float:

@@ -39,7 +39,7 @@ def run_set(
     partial = out.with_name(out.name + ".partial") if out is not None else None
     if partial is not None:
         partial.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(partial, "w", encoding="utf-8") if partial is not None else None  # noqa: SIM115
+    handle = open(partial, "w", encoding="utf-8") if partial is not None else None
     records: list[dict[str, Any]] = []
     judged: list[Judged] = []
     complete = False

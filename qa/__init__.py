@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Assistant"]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy re-exports keep `import qa.cli` light
+def __getattr__(name: str):  # lazy re-exports keep `import qa.cli` light
     if name == "Assistant":
         from qa.assistant import Assistant
 

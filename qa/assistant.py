@@ -17,7 +17,7 @@ from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from qa.crosslingual import bridge, translation_boosts
-from qa.documents import Document, expand_paths, read_document
+from qa.documents import Document, DocumentError, expand_paths, read_document
 from qa.gate import corpus_scripts, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
 from qa.question import Question, analyse, bridged
@@ -25,7 +25,7 @@ from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
 from qa.reading.hybrid import HybridReader
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
-from qa.retrieve import KEYWORD_WEIGHT, SentenceHit, combine, dense_search, keyword_search, rank_passages
+from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
 from qa.text import is_cjk
 from qa.types import Answer, Quote, Source, Span, Timings
@@ -132,7 +132,7 @@ class Assistant:
         """Read and index files and folders; raises ``DocumentError`` for the first unreadable one."""
         documents = [read_document(p) for p in expand_paths(paths)]
         if not documents:
-            raise ValueError("no documents found (.txt .md .pdf .docx .html)")
+            raise DocumentError("no documents found (.txt .md .pdf .docx .html)")
         return cls.from_documents(documents, encoder, progress, reader)
 
     @classmethod
@@ -202,9 +202,9 @@ class Assistant:
         analyse_ms = clock.lap()
         vector = self.encoder.encode_queries([q.norm])
         encode_ms = clock.lap()
-        dense = dense_search(self.index, vector)
+        dense = self.index.store.search(vector, DENSE_K)
         vector_ms = clock.lap()
-        keyword = keyword_search(self.index, list(q.terms), boosts=boosts)
+        keyword = self.index.keywords.search(list(q.terms), KEYWORD_K, boosts)
         keyword_ms = clock.lap()
         weight = KEYWORD_WEIGHT if boosts is None else BRIDGED_KEYWORD_WEIGHT
         hits = combine(self.index, vector, dense, keyword, weight)

@@ -50,7 +50,7 @@ class _Handler(RotatingFileHandler):
         self._warn = warn
         self._warned = False
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+    def handleError(self, record: logging.LogRecord) -> None:  # logging's name
         exc = sys.exc_info()[1]
         if not self._warned:
             self._warned = True
@@ -182,4 +182,4 @@ def _short(value: str | None) -> str | None:
 
 
 def _stderr(message: str) -> None:
-    print(f"qa: warning: {message}", file=sys.stderr, flush=True)
+    logging.getLogger(__name__).warning(message)

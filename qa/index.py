@@ -28,10 +28,9 @@ from qa.storelock import store_lock
 from qa.text import normalise, tokens
 from qa.types import Document, Passage, Sentence, Span
 
-FORMAT_VERSION = 2  # 2: the data files sit in the data folder the manifest names; 1: beside it
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 2  # the data files sit in the data folder the manifest names (format 1, beside it, is not read)
 MANIFEST = "manifest.json"
-SEAL = "manifest_sha256"  # the manifest's own checksum (of its other fields), from format 2 on
+SEAL = "manifest_sha256"  # the manifest's own checksum (of its other fields)
 DATA_PREFIX = "data-"
 _FILES = ("documents.jsonl", "passages.jsonl", "sentences.npy", "vectors.npy", "tokens.jsonl")
 ANN_FILE = "ann.faiss"  # the approximate index's graph, saved only for large collections
@@ -199,7 +198,6 @@ class CorpusIndex:
         ``folder`` is touched."""
         folder = store_folder(folder)
         with store_lock(folder):
-            flat = _is_flat(folder)
             data = Path(tempfile.mkdtemp(prefix=DATA_PREFIX, dir=folder))
             try:
                 manifest = self._write(data)
@@ -210,7 +208,7 @@ class CorpusIndex:
                 shutil.rmtree(data, ignore_errors=True)
                 raise
             _kill_point("published")
-            _remove_stale(folder, data.name, flat)
+            _remove_stale(folder, data.name)
 
     def _write(self, data: Path) -> dict:
         """Write the data files into ``data``, flushed to disk; return the manifest that describes them."""
@@ -276,10 +274,10 @@ class CorpusIndex:
 
     @classmethod
     def _read(cls, folder: Path, manifest: dict, encoder_id: str | None) -> CorpusIndex:
-        if manifest.get("format_version") not in READABLE_FORMATS:
+        if manifest.get("format_version") != FORMAT_VERSION:
             raise StoreError(
                 f"{folder}: index format {manifest.get('format_version')!r}, this version reads "
-                f"{', '.join(map(str, READABLE_FORMATS))}; re-index with `qa index`"
+                f"{FORMAT_VERSION}; re-index with `qa index`"
             )
         if encoder_id is not None and manifest.get("encoder") != encoder_id:
             raise StoreError(
@@ -310,7 +308,7 @@ class CorpusIndex:
         except (OSError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             raise StoreError(
                 f"{folder}: unreadable index ({type(exc).__name__}: {exc}); re-index with `qa index`"
-            ) from None
+            ) from exc  # kept: a fault of this code's own would otherwise pass for a damaged store
         if vectors.shape != (len(sentences), manifest.get("dim")):
             raise StoreError(f"{folder}: vectors do not match the manifest; re-index with `qa index`")
         return cls(manifest["encoder"], documents, passages, sentences, vectors, unit_tokens, store)
@@ -332,11 +330,11 @@ def _data_file_names(store_kind: str | None) -> tuple[str, ...]:
 
 
 def read_manifest(folder: Path) -> dict:
-    """The manifest of the index in ``folder``, refused when it is missing, unreadable or (from
-    format 2 on) changed since it was written."""
+    """The manifest of the index in ``folder``, refused when it is missing, unreadable or (in this
+    format) changed since it was written."""
     path = folder / MANIFEST
     if not path.is_file():
-        raise StoreError(f"{folder}: no index here (no {MANIFEST}); build one with `qa index`{_old_store_hint(folder)}")
+        raise StoreError(f"{folder}: no index here (no {MANIFEST}); build one with `qa index`")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -349,11 +347,8 @@ def read_manifest(folder: Path) -> dict:
 
 
 def data_folder(folder: Path, manifest: dict) -> Path:
-    """Where the data files of the index in ``folder`` are: the data folder its manifest names
-    (format 2), else ``folder`` itself (format 1)."""
+    """Where the data files of the index in ``folder`` are: the data folder its manifest names."""
     name = manifest.get("folder")
-    if name is None:
-        return folder
     if not isinstance(name, str) or not name.startswith(DATA_PREFIX) or Path(name).name != name:
         raise StoreError(f"{folder}: {MANIFEST} names no data folder of its own; re-index with `qa index`")
     return folder / name
@@ -362,16 +357,6 @@ def data_folder(folder: Path, manifest: dict) -> Path:
 def _seal_of(manifest: dict) -> str:
     body = {key: value for key, value in manifest.items() if key != SEAL}
     return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _old_store_hint(folder: Path) -> str:
-    """Versions before format 2 renamed the old index aside while saving; point at one left there."""
-    old = folder.with_name(f".{folder.name}.old")
-    return (
-        f" (an interrupted save left the previous index in {old}: rename it to {folder})"
-        if (old / MANIFEST).is_file()
-        else ""
-    )
 
 
 def _sha256(path: Path) -> str:
@@ -390,14 +375,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _is_flat(folder: Path) -> bool:
-    """``folder`` holds a format-1 index: data files beside a manifest that names no data folder."""
-    try:
-        return "folder" not in read_manifest(folder)
-    except StoreError:
-        return False
-
-
 def _publish(folder: Path, manifest: dict) -> None:
     """Make ``manifest`` (sealed) the store's manifest with one atomic rename."""
     fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=folder)
@@ -414,16 +391,13 @@ def _publish(folder: Path, manifest: dict) -> None:
     _fsync_dir(folder)
 
 
-def _remove_stale(folder: Path, keep: str, flat: bool) -> None:
+def _remove_stale(folder: Path, keep: str) -> None:
     """Remove the data folders other than ``keep`` (a folder named so that holds anything but data
-    files is not one), temporary manifests of interrupted saves and, where the index replaced was
-    of format 1, its data files."""
+    files is not one) and temporary manifests of interrupted saves."""
     for path in sorted(folder.iterdir()):
         if path.name.startswith(DATA_PREFIX) and path.name != keep and _holds_only_data(path):
             shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(".manifest.") and path.name.endswith(".tmp"):
-            path.unlink(missing_ok=True)
-        elif flat and path.name in _ANY_DATA_FILE:
             path.unlink(missing_ok=True)
         else:
             continue

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from qa.text import QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
+from qa.text import LIGHT_VERBS, QUESTION_WORDS, cjk_ratio, normalise, query_tokens, tagged_words
 
 
 class Kind(StrEnum):
@@ -75,6 +75,7 @@ _BEFORE = re.compile(
 _WHY = re.compile(r"(?<![之称作成名叫译现视定改分变])为什么|为何|何以|原因|缘故|理由|\bwhy\b")
 _ANSWER_SUFFIXES = set("区市省县镇乡村州国")
 _UNIT_AFTER_WH = re.compile(rf"(?:多少|几)(?:余|多)?({_UNIT_ALT})")
+_SAYS_PERCENT = re.compile(r"百分之|百分比|多少%|\bpercent(?:age)?\b")
 
 # English words that name what is counted, and the Chinese measure words that go with them.
 _ENGLISH_UNITS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
@@ -95,7 +96,6 @@ _ENGLISH_UNITS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\b(?:days?)\b"), ("天", "日")),
     (re.compile(r"\b(?:yuan|rmb)\b"), ("元", "万元", "亿元")),
 )
-_ENGLISH_STOP = QUESTION_WORDS | {"many", "much", "were", "was", "made", "have", "has", "been", "get", "got"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ class Question:
 def question_kind(norm: str) -> Kind:
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(norm):
+            if kind is Kind.PERCENT and _UNIT_AFTER_WH.search(norm) and not _SAYS_PERCENT.search(norm):
+                continue  # 配置率达到…覆盖了多少个领域: 多少个 asks a count; the 率 belongs to the topic
             return kind
     return Kind.SPAN
 
@@ -146,7 +148,7 @@ def analyse(text: str) -> Question:
     cjk = cjk_ratio(norm) >= 0.5
     # the measure word after 多少 ends a word: 多少项高需求 cuts as 项 + 高 + 需求, never 项高
     cut = _UNIT_AFTER_WH.sub(lambda m: m.group() + " ", norm)
-    terms = tuple(t for t in query_tokens(cut) if t not in _ENGLISH_STOP)
+    terms = tuple(t for t in query_tokens(cut) if t not in LIGHT_VERBS)  # the question words are gone already
     sides = []
     if wh:
         for term in dict.fromkeys(terms):

@@ -57,19 +57,6 @@ def fuse(
     return fused
 
 
-def dense_search(index: CorpusIndex, query_vector: np.ndarray, k: int = DENSE_K) -> Neighbours:
-    """The ``k`` sentences nearest to the question vector."""
-    return index.store.search(query_vector, min(k, len(index.sentences)))
-
-
-def keyword_search(
-    index: CorpusIndex, query_terms: list[str], k: int = KEYWORD_K, boosts: dict[str, float] | None = None
-) -> KeywordHits:
-    """The ``k`` sentences with the best BM25 score for the question's terms (each weighted by its
-    boost, where given)."""
-    return index.keywords.search(query_terms, k, boosts)
-
-
 def combine(
     index: CorpusIndex,
     query_vector: np.ndarray,

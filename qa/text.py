@@ -10,15 +10,34 @@ from functools import lru_cache
 
 _jieba_lock = threading.Lock()
 
+# The English words of QUESTION_WORDS: they say what is asked, not what about.
+ENGLISH_QUESTION_WORDS = frozenset(
+    """how many much what which when where who whom whose why is are was were do does did the a an of in on at to
+    for by with from and or as be been has have had this that these those it its there their they he she his her
+    about into than then so please tell me total number amount""".split()
+)
 # Words that say what is asked, not what about: dropped from keyword queries and coverage checks.
-QUESTION_WORDS = frozenset(
+QUESTION_WORDS = ENGLISH_QUESTION_WORDS | frozenset(
     """多少 几 几个 几次 几年 哪 哪个 哪些 哪里 哪儿 哪一 哪一天 哪一年 哪年 哪天 哪位 哪家 哪种 哪项 什么 什么样
     什么时候 几点 几时 何时 何地 何处 何人 为何 为什么 怎么 怎样 如何 是否 是不是 谁 是谁 吗 呢 么 啥 请问 请 多大 多久
-    多长 多高 多远 多重 几何 多长时间 多少时间 how many much what which when where who whom whose why is are was were
-    do does did the a an of in on at to for by with from and or as be been has have had this that
-    these those it its there their they he she his her about into than then so please tell me
-    total number amount""".split()
+    多长 多高 多远 多重 几何 多长时间 多少时间""".split()
 )
+# English verbs that say nothing of what a question is about (what was made, how many got…): no search terms.
+LIGHT_VERBS = frozenset("made get got".split())
+# English words that name no thing a document would speak of: never translated into the documents'
+# words nor taken for what a question asks for (crosslingual.py) — the question words, light verbs,
+# and words of quantity, measure and time.
+ENGLISH_STOP_WORDS = (
+    ENGLISH_QUESTION_WORDS
+    | LIGHT_VERBS
+    | frozenset(
+        """being make take took give given any all each every some more most other such only also very can could
+        would should will shall may might must one two per cent percent percentage rate ratio proportion share kind
+        kinds type types year years day days time times month months last next during since until after before over
+        under up down out off again same new old""".split()
+    )
+)
+# Chinese function words: no keyword search term.
 STOP_WORDS = frozenset(
     """的 了 是 在 和 与 及 等 对 把 被 将 又 也 就 都 而 及其 以及 或 之 其 该 这 那 这个 那个 这份 那份 这些 那些
     有 有关 关于 为 以 于 从 由 向 到 至 中 上 下 内 个 共 已 已经 还 并 所 得 着 过 来 去 要 会 可""".split()
@@ -40,7 +59,7 @@ def normalise_aligned(text: str) -> str:
     return "".join(out)
 
 
-def _jieba():  # noqa: ANN202 - jieba has no stubs
+def _jieba():  # jieba has no stubs
     import jieba
 
     with _jieba_lock:

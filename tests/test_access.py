@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.cli import CliError, build_parser, cmd_serve, parse_auth
+from qa.cli import CliError, build_parser, main, parse_auth
 from tests.test_app_api import free_port
 from ui.app import READ_ONLY, Library
 
@@ -50,7 +50,7 @@ def started(report_assistant):
 
     demos = []
 
-    def start(library: Library | None = None, **options) -> str:  # noqa: ANN003
+    def start(library: Library | None = None, **options) -> str:
         port = free_port()
         demos.append(serve(library or Library(report_assistant), port=port, block=False, **options))
         return f"http://127.0.0.1:{port}"
@@ -60,7 +60,7 @@ def started(report_assistant):
         demo.close()
 
 
-def client(url: str, auth: tuple[str, str] | None = None):  # noqa: ANN201
+def client(url: str, auth: tuple[str, str] | None = None):
     from gradio_client import Client
 
     return Client(url + "/", auth=auth, analytics_enabled=False, verbose=False)
@@ -145,7 +145,7 @@ def test_serve_command_passes_login_and_read_only(monkeypatch, capsys, report_as
     monkeypatch.setattr(
         ui.app, "serve", lambda library, host, port, auth, allowed_hosts: calls.append((library, host, auth))
     )
-    assert cmd_serve(build_parser().parse_args([*argv, "--store", "unused"])) == 0
+    assert main([*argv, "--store", "unused"]) == 0  # main: its logging shows the warning
     library, host, given = calls[0]
     assert given == auth and library.read_only == ("--read-only" in argv)
     assert ("warning" in capsys.readouterr().err) == warned

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ui.app import Library
 
 
 def free_port() -> int:
@@ -13,18 +19,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def serving(library: Library) -> Iterator[str]:
+    """``library`` served on a free loopback port while the block runs; its URL."""
+    from ui.app import serve
+
+    port = free_port()
+    demo = serve(library, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="module")
 def client(report_assistant):
     from gradio_client import Client
 
-    from ui.app import Library, serve
+    from ui.app import Library
 
-    port = free_port()
-    demo = serve(Library(report_assistant), "127.0.0.1", port, block=False)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", analytics_enabled=False, verbose=False)
-    finally:
-        demo.close()
+    with serving(Library(report_assistant)) as url:
+        yield Client(url, analytics_enabled=False, verbose=False)
 
 
 def test_ask_endpoint_returns_the_structured_answer(client):

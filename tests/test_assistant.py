@@ -14,16 +14,21 @@ from qa.assistant import QuestionError
 from tests.conftest import REPORT_PROBE, SEED_DEV
 
 
-def test_seed_dev_accuracy_and_evidence(report_assistant):
+def test_seed_dev_regression_guard(report_assistant):
+    """seed-dev is the set the rules reader was tuned on: this keeps what was fixed fixed; it does
+    not measure how well the assistant answers questions or documents it has not seen (for that:
+    eval/data/genres, held out)."""
     judged = judge_set(report_assistant, SEED_DEV)
     assert judged.accuracy >= 0.95, judged.wrong
     assert judged.refused_wrongly == [], "every unanswerable question is refused"
     assert judged.evidence_first >= 0.95
 
 
-def test_report_probe_set_accuracy(report_assistant):
+def test_report_probe_regression_guard(report_assistant):
     """The team's own questions over the report (eval/data/report-probe.jsonl): other facts, kinds
-    and wordings than seed-dev's — a clause's own count, 调整前, 谁, 几点, paraphrases, English."""
+    and wordings than seed-dev's — a clause's own count, 调整前, 谁, 几点, paraphrases, English.
+    Written in batches to find weak kinds of question, which the rules were then fixed for: a guard
+    against regressions, not a measure of generality."""
     judged = judge_set(report_assistant, REPORT_PROBE)
     assert judged.accuracy >= 0.85, judged.wrong
     assert len(judged.refused_wrongly) <= 1, judged.refused_wrongly
@@ -123,10 +128,13 @@ def test_questions_without_words_or_in_another_script_get_a_clear_error(report_a
         report_assistant.ask(question)
 
 
-@pytest.mark.parametrize("question", ["'; DROP TABLE docs; --", "<script>alert(1)</script>"])
-def test_odd_questions_get_an_answer_or_a_refusal_never_an_exception(report_assistant, question):
+@pytest.mark.parametrize(
+    ("question", "word"), [("'; DROP TABLE docs; --", "table"), ("<script>alert(1)</script>", "alert")]
+)
+def test_odd_questions_are_refused_for_the_word_the_report_never_uses(report_assistant, question, word):
     answer = report_assistant.ask(question)
-    assert answer.found in (True, False)
+    assert not answer.found and answer.answer is None and answer.reason == f"the documents never speak of {word}"
+    assert answer.sources  # the nearest passages instead of a guess
 
 
 def test_add_and_remove_a_document(report_assistant, tmp_path):
@@ -157,7 +165,7 @@ def test_an_answer_says_where_its_time_went(report_assistant):
     answer = report_assistant.ask("公布了多少个不予处罚事项？")
     t = answer.timings
     stages = [t.analyse_ms, t.encode_ms, t.vector_ms, t.keyword_ms, t.answer_ms]
-    assert all(ms >= 0 for ms in stages) and t.encode_ms > 0
+    assert all(ms > 0 for ms in stages)  # every stage is timed: one left out would read 0
     assert sum(stages) <= answer.latency_ms + 0.1
 
 

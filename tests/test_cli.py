@@ -52,11 +52,51 @@ def test_ask_refusal_exits_zero_and_says_so(store):
     assert done.returncode == 0 and record["found"] is False and record["answer"] is None
 
 
-def test_default_store_is_built_from_the_bundled_corpus(tmp_path):
+def test_default_store_is_built_from_the_bundled_corpus_saying_so_only_with_v(tmp_path):
     done = qa("ask", "公布了多少个不予处罚事项？", store=tmp_path / "fresh")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("106个")
+    assert done.stdout.startswith("106个") and "qa: " not in done.stderr  # quiet by default
     assert (tmp_path / "fresh" / "manifest.json").exists()
+    told = qa("ask", "-v", "公布了多少个不予处罚事项？", store=tmp_path / "other")
+    assert told.returncode == 0 and told.stdout.startswith("106个"), told.stderr
+    assert f"qa: indexing the bundled default corpus into {tmp_path / 'other'} …" in told.stderr.splitlines()
+
+
+def test_an_internal_error_is_exit_1_with_its_traceback_in_a_log_file(monkeypatch, capsys, tmp_path, report_assistant):
+    """A bug — here a ValueError inside ``ask``, which once passed for bad input with exit 2 — is not
+    the user's fault: exit 1, one line naming the file that holds the traceback."""
+    from qa.assistant import Assistant
+    from qa.cli import main
+
+    def broken(self, question, sources=5):
+        raise ValueError("an index out of step")
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder, reader=None: report_assistant)
+    monkeypatch.setattr(Assistant, "ask", broken)
+    assert main(["ask", "公布了多少个不予处罚事项？", "--store", "unused"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    said, _, where = line.partition("; the traceback is in ")
+    assert said == "qa: internal error (ValueError: an index out of step)"
+    log = Path(where)
+    assert log.parent == tmp_path / "state" / "qa-assistant" and log.name.startswith("crash-")
+    text = log.read_text(encoding="utf-8")
+    assert "qa ask 公布了多少个不予处罚事项？ --store unused" in text
+    assert "Traceback (most recent call last)" in text and 'raise ValueError("an index out of step")' in text
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(log))  # a file: no folder can be made there
+    assert main(["ask", "x", "--store", "unused"]) == 1
+    where = Path(capsys.readouterr().err.strip().partition("; the traceback is in ")[2])
+    try:
+        assert where.name.startswith("qa-crash-") and "ValueError: an index out of step" in where.read_text()
+    finally:
+        where.unlink()
+
+
+@pytest.mark.parametrize("wait", ["-1", "soon", "nan"])
+def test_a_bad_wait_is_a_usage_error(wait, tmp_path):
+    done = qa("index", str(DEFAULT_CORPUS), "--wait", wait, "--store", str(tmp_path / "s"), store=tmp_path / "s")
+    assert done.returncode == 2 and "--wait" in done.stderr.splitlines()[-1] and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def old_store(tmp_path_factory, encoder) -> Path:
     return store
 
 
-def check_old_or_new(store: Path, encoder) -> str:  # noqa: ANN001 - the session encoder
+def check_old_or_new(store: Path, encoder) -> str:  # the session encoder
     """Load the store, ask it, and say which index it holds."""
     from qa.assistant import Assistant
 

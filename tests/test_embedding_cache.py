@@ -62,10 +62,11 @@ def test_default_cache_path_follows_the_environment(tmp_path, monkeypatch):
     assert default_cache_path() == tmp_path / "qa-assistant" / "embeddings.sqlite"
 
 
-def test_an_unusable_cache_warns_and_indexing_goes_on(tmp_path, capsys):
+def test_an_unusable_cache_warns_and_indexing_goes_on(tmp_path, caplog):
     (tmp_path / "cache.sqlite").mkdir()  # a folder where the cache file should be
     inner = CountingEncoder()
     encoder = CachedEncoder(inner, EmbeddingCache(tmp_path / "cache.sqlite"))
     vectors = encoder.encode_passages(["覆盖14个领域。"])
     assert vectors.shape == (1, 64) and inner.embedded == ["覆盖14个领域。"]
-    assert "embedding cache" in capsys.readouterr().err and encoder.error
+    [warning] = [r for r in caplog.records if r.name == "embeddings.cache"]
+    assert warning.levelname == "WARNING" and "embedding cache" in warning.getMessage() and encoder.error

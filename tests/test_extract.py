@@ -135,6 +135,17 @@ def test_a_figure_of_another_dimension_than_the_one_asked_is_no_answer():
     assert best("新建了多少个公园？", "新建公园5座,投资2.3亿元。") == "5座"  # both count things
 
 
+def test_a_count_is_asked_for_even_where_a_rate_is_named_and_a_share_is_no_count():
+    """The follow-up 「那覆盖了多少个领域？」 after 「一线执法队员PDA配置率达到多少？」 is asked as below:
+    多少个 asks a count, so 92% (a share) is no answer to it."""
+    question = analyse("一线执法队员PDA配置率达到，覆盖了多少个领域？")
+    assert question.kind is Kind.NUMBER and question.units[0] == "个"
+    assert not candidates(question, "一线执法队员PDA配置率达92%。", {})
+    assert analyse("一线执法队员PDA配置率达到多少？").kind is Kind.PERCENT
+    assert analyse("配置率是百分之多少个点？").kind is Kind.PERCENT  # says percent itself
+    assert best("覆盖了多少个领域？", "覆盖率达92%,覆盖14个领域。") == "14个"
+
+
 def test_a_number_the_question_gives_is_never_its_answer():
     sentence = "全市43家市级行政执法机关已向社会公布5466项裁量基准。"
     assert best("全市43家市级行政执法机关公布了多少项裁量基准？", sentence) == "5466项"

@@ -61,7 +61,7 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
-def fail_writes(monkeypatch, code: int) -> None:  # noqa: ANN001
+def fail_writes(monkeypatch, code: int) -> None:
     def fsync(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 

@@ -10,7 +10,7 @@ import string
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from eval.judge import answer_correct, evidence_rank, holds_evidence, matches, max_answer_chars, normalise
+from eval.judge import answer_correct, evidence_rank, holds_evidence, judged_form, matches, max_answer_chars
 from eval.metrics import cmrc_em, cmrc_f1
 from qa.assistant import QuestionError, clean_question
 from qa.documents import make_document
@@ -19,6 +19,7 @@ from qa.question import analyse
 from qa.splitter import clause_spans, sentence_spans, split_document
 from qa.types import Span
 from tests.conftest import DEFAULT_CORPUS
+from tests.test_splitter import within
 
 # QA_FUZZ_EXAMPLES=5000 searches harder (the default keeps the suite's run short)
 EXAMPLES = int(os.environ.get("QA_FUZZ_EXAMPLES", "200"))
@@ -64,17 +65,17 @@ def test_passages_and_sentences_slice_back_into_the_document(text):
         assert passage.doc == "fuzz.txt"
     for span, p in split.sentences:
         assert_inside(span, text)
-        assert split.passages[p].span.contains(span)
+        assert within(span, split.passages[p].span)
         assert span.start >= ends, "sentences overlap or go backwards"
         ends = span.end
         for clause in clause_spans(text, span):
             assert_inside(clause, text)
-            assert span.contains(clause)
+            assert within(clause, span)
     for span in sentence_spans(text, 0, len(text)):
         assert_inside(span, text)
 
 
-def question_of(text: str):  # noqa: ANN201 - a Question, or None for an unaskable text
+def question_of(text: str):  # a Question, or None for an unaskable text
     try:
         return analyse(clean_question(text))
     except QuestionError:
@@ -124,7 +125,7 @@ def test_quotes_and_sources_slice_back_into_their_documents(report_assistant, qu
 @given(mixed, mixed, st.lists(mixed, max_size=3), st.booleans(), st.booleans())
 def test_the_judge_never_raises(text, gold, golds, found, answerable):
     assert isinstance(matches(text, gold), bool)
-    if normalise(gold):
+    if judged_form(gold):
         assert matches(gold, gold)
         assert answer_correct(True, gold, [gold], True)
     assert max_answer_chars(golds) >= 32

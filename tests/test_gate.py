@@ -18,7 +18,7 @@ ENGLISH = (
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory, encoder) -> Assistant:  # noqa: ANN001
+def mixed(tmp_path_factory, encoder) -> Assistant:
     folder: Path = tmp_path_factory.mktemp("mixed")
     (folder / "report.txt").write_text(CHINESE, encoding="utf-8")
     (folder / "jobs.txt").write_text(ENGLISH, encoding="utf-8")

@@ -32,7 +32,7 @@ def started(report_assistant):
 
     demos = []
 
-    def start(library: Library | None = None, **options) -> tuple[str, int]:  # noqa: ANN003
+    def start(library: Library | None = None, **options) -> tuple[str, int]:
         port = free_port()
         demos.append(serve(library or Library(report_assistant), port=port, block=False, **options))
         return f"http://127.0.0.1:{port}", port
@@ -74,7 +74,7 @@ def test_a_writable_server_still_takes_uploads(report_assistant, started, tmp_pa
 # ---- row 6: Host (DNS rebinding) ---------------------------------------------------------------------
 
 
-def small_library(tmp_path: Path, encoder) -> Library:  # noqa: ANN001
+def small_library(tmp_path: Path, encoder) -> Library:
     store = tmp_path / "store"
     documents = [
         make_document("parks.txt", "宁波市今年新建口袋公园45个。"),
@@ -200,7 +200,7 @@ class HeldLibrary(Library):
         super().__init__(assistant)
         self.gate = threading.Event()
 
-    def ask(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def ask(self, *args, **kwargs):
         self.gate.wait(timeout=120)
         return super().ask(*args, **kwargs)
 

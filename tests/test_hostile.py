@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from qa.assistant import QuestionError
-from tests.test_app_api import free_port
+from tests.test_app_api import serving
 from ui.app import Library
 from ui.render import render_answer
 
@@ -69,7 +69,7 @@ def library(report_assistant, tmp_path) -> Library:
     return Library(report_assistant, tmp_path / "store")
 
 
-def assert_unchanged(library: Library, before) -> None:  # noqa: ANN001 - the Assistant before
+def assert_unchanged(library: Library, before) -> None:  # the Assistant before
     assert library.assistant is before
     assert library.ask(QUESTION).answer == ANSWER
 
@@ -172,6 +172,15 @@ ANSWERED_OR_REFUSED = [
     f"{QUESTION}{PAYLOADS[1]}",
     "\u202e公布了多少个不予处罚事项？",  # a right-to-left override: a control character, dropped
 ]
+_NONSENSE = "known weakness: a question of symbols and SQL words the report does not answer gets an answer"
+ANSWERS = [  # (question, the report's answer to it; None: it has none, refused)
+    pytest.param(ANSWERED_OR_REFUSED[0], None, marks=pytest.mark.xfail(strict=True, reason=_NONSENSE)),
+    pytest.param(ANSWERED_OR_REFUSED[1], None, marks=pytest.mark.xfail(strict=True, reason=_NONSENSE)),
+    (PAYLOADS[0], None),  # alert, window, onerror: words the report never uses
+    (PAYLOADS[1], None),
+    (f"{QUESTION}{PAYLOADS[1]}", None),
+    ("\u202e公布了多少个不予处罚事项？", ANSWER),
+]
 
 
 @pytest.mark.parametrize(("question", "says"), UNASKABLE)
@@ -189,6 +198,11 @@ def test_injection_looking_questions_are_plain_text(library, question):
     assert library.ask(QUESTION).answer == ANSWER
 
 
+@pytest.mark.parametrize(("question", "expected"), ANSWERS)
+def test_injection_looking_questions_get_the_reports_answer_or_a_refusal(library, question, expected):
+    assert library.ask(question).answer == expected
+
+
 def test_a_markup_question_is_refused_for_what_it_names(library):
     for payload in PAYLOADS:
         answer = library.ask(payload)
@@ -202,27 +216,20 @@ def test_a_markup_question_is_refused_for_what_it_names(library):
 def server(report_assistant, tmp_path_factory):
     from gradio_client import Client
 
-    from ui.app import serve
-
     library = Library(report_assistant, tmp_path_factory.mktemp("hostile") / "store")
-    port = free_port()
-    demo = serve(library, "127.0.0.1", port, block=False)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        yield url, Client(url + "/", analytics_enabled=False, verbose=False), library
-    finally:
-        demo.close()
+    with serving(library) as url:
+        yield url.rstrip("/"), Client(url, analytics_enabled=False, verbose=False), library
 
 
 def test_hostile_questions_through_the_api_get_messages_and_the_server_keeps_answering(server):
-    _, client, _ = server
+    _, client, library = server
     for question, says in UNASKABLE:
         record = client.predict(question, 3, api_name="/ask")
         assert record["found"] is False and says in record["error"]
         reply = client.predict(question, 3, api_name="/chat")
         assert reply.startswith("⚠️") and says in reply
-    for question in ANSWERED_OR_REFUSED:
-        assert isinstance(client.predict(question, 3, api_name="/ask")["found"], bool)
+    for question in ANSWERED_OR_REFUSED:  # what the assistant itself answers, as data
+        assert client.predict(question, 3, api_name="/ask")["answer"] == library.ask(question).answer
         reply = client.predict(question, 3, api_name="/chat")
         assert "<script" not in reply and "<img" not in reply
     for sources in (-5, 0, 10**9, "many"):

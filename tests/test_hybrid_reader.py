@@ -74,7 +74,7 @@ def test_the_shipped_model_matches_the_features_it_reads() -> None:
     assert "calibration half" in meta["fitted_on"], "fitted on the validation split's calibration half only"
 
 
-def test_a_model_fitted_on_other_features_is_refused(tmp_path) -> None:  # noqa: ANN001
+def test_a_model_fitted_on_other_features_is_refused(tmp_path) -> None:
     meta = json.loads(DEFAULT_HYBRID_MODEL.read_text(encoding="utf-8"))
     meta["features"] = [*meta["features"][:-1], "something else"]
     path = tmp_path / "hybrid.json"

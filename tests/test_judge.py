@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from eval.judge import answer_correct, evidence_rank, matches, max_answer_chars, normalise
+from eval.judge import answer_correct, evidence_rank, judged_form, matches, max_answer_chars
 
 
 def test_number_boundaries():
@@ -17,7 +17,7 @@ def test_number_boundaries():
 def test_normalisation_nfkc_case_and_spaces():
     assert matches("ＰＤＡ配置率达 92 ％", "92%")
     assert matches("GDP", "gdp")
-    assert normalise("1 2") != normalise("12")
+    assert judged_form("1 2") != judged_form("12")
     assert not matches("1 06", "106")
 
 

@@ -177,7 +177,7 @@ def test_the_chat_page_fetches_nothing_from_outside_in_a_browser(offline, report
     demo = serve(Library(report_assistant), "127.0.0.1", port, block=False)
     requested: list[str] = []
 
-    def route(request_route) -> None:  # noqa: ANN001 - a playwright Route
+    def route(request_route) -> None:  # a playwright Route
         url = request_route.request.url
         requested.append(url)
         if is_external(url):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_app_api import free_port
+from tests.test_app_api import serving
 
 CLIENTS = 20
 QUESTIONS = 10
@@ -22,15 +22,17 @@ ASKED = [  # (question, answer) asked through /ask
     ("亮码检查率达到多少？", "99.8%"),
     ("How many legal review staff have been assigned?", "199名"),
 ]
-TOPICS = [  # (question, answer, the answer to 那覆盖了多少个领域？ asked after it) through /chat
+TOPICS = [  # (question, answer, the answer to 那覆盖了多少个领域？ asked after it; None: refused) through /chat
     ("公布了多少个不予处罚事项？", "106个", "14个"),
-    ("一线执法队员PDA配置率达到多少？", "92%", "92%"),
+    # the report says how far PDAs are issued (92%), not how many fields they cover: 92% answers a
+    # percentage question, not 多少个领域, so the follow-up is refused
+    ("一线执法队员PDA配置率达到多少？", "92%", None),
 ]
 FOLLOW_UP = "那覆盖了多少个领域？"
 NEW_DOCUMENT = ("notes.txt", "宁波市今年新建口袋公园45个。", "今年新建了多少个口袋公园？", "45个")
 
 
-def script(client: int) -> list[tuple[str, str, str]]:
+def script(client: int) -> list[tuple[str, str, str | None]]:
     """A client's 10 questions as (endpoint, question, expected answer): six through /ask, then two
     conversations of a topic and its follow-up through /chat, in an order that depends on the client."""
     asked = [("/ask", *ASKED[(client + i) % len(ASKED)]) for i in range(QUESTIONS - 4)]
@@ -39,10 +41,13 @@ def script(client: int) -> list[tuple[str, str, str]]:
     return asked + chats
 
 
-def answer_of(endpoint: str, reply) -> str | None:  # noqa: ANN001 - a dict from /ask, Markdown from /chat
+def answer_of(endpoint: str, reply) -> str | None:  # a dict from /ask, Markdown from /chat
+    """The answer shown, None for a refusal; anything else (an error message) is shown as it is."""
     if endpoint == "/ask":
         return reply["answer"]
-    return reply.split("**")[1] if reply.startswith("**") else None
+    if reply.startswith("**"):
+        return reply.split("**")[1]
+    return None if reply.startswith(("文档中没有找到这个问题的答案", "The documents do not say")) else reply[:80]
 
 
 class Load:
@@ -84,7 +89,7 @@ def run_client(url: str, number: int, start: threading.Barrier, load: Load) -> N
         load.record(time.perf_counter() - started, wrong)
 
 
-def watch_index(library, stop: threading.Event, states: set) -> None:  # noqa: ANN001
+def watch_index(library, stop: threading.Event, states: set) -> None:
     """Every index a reader can see is whole: as many vectors as sentences, and either the old set
     of documents or the new one."""
     while not stop.is_set():
@@ -95,15 +100,11 @@ def watch_index(library, stop: threading.Event, states: set) -> None:  # noqa: A
 
 @pytest.fixture(scope="module")
 def server(report_assistant, tmp_path_factory):
-    from ui.app import Library, serve
+    from ui.app import Library
 
     library = Library(report_assistant, tmp_path_factory.mktemp("load") / "store")
-    port = free_port()
-    demo = serve(library, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}/", library
-    finally:
-        demo.close()
+    with serving(library) as url:
+        yield url, library
 
 
 def test_twenty_clients_ask_while_a_document_is_uploaded(server, tmp_path):
@@ -148,10 +149,12 @@ def test_each_session_keeps_its_own_conversation(server):
 
     url, _ = server
     first, second = (Client(url, analytics_enabled=False, verbose=False) for _ in range(2))
-    assert first.predict(TOPICS[0][0], 3, api_name="/chat").startswith("**106个**")
-    assert second.predict(TOPICS[1][0], 3, api_name="/chat").startswith("**92%**")
-    assert first.predict(FOLLOW_UP, 3, api_name="/chat").startswith("**14个**")
-    assert second.predict(FOLLOW_UP, 3, api_name="/chat").startswith("**92%**")
+    assert answer_of("/chat", first.predict(TOPICS[0][0], 3, api_name="/chat")) == "106个"
+    assert answer_of("/chat", second.predict(TOPICS[1][0], 3, api_name="/chat")) == "92%"
+    assert answer_of("/chat", first.predict(FOLLOW_UP, 3, api_name="/chat")) == "14个"
+    # asked alone or after the first session's question, the follow-up gets 14个; after its own
+    # (the PDA rate) it is refused
+    assert answer_of("/chat", second.predict(FOLLOW_UP, 3, api_name="/chat")) is None
 
 
 def test_script_mixes_endpoints_and_topics():
@@ -166,8 +169,8 @@ def test_the_dictionary_is_built_once_when_many_ask_at_first(monkeypatch):
     import qa.crosslingual as crosslingual
 
     builds = []
-    real_path = crosslingual._cedict_path
-    monkeypatch.setattr(crosslingual, "_cedict_path", lambda: builds.append(1) or real_path())
+    real_dictionary = crosslingual.Dictionary
+    monkeypatch.setattr(crosslingual, "Dictionary", lambda: builds.append(1) or real_dictionary())
     crosslingual._english_to_chinese.cache_clear()
     try:
         threads = [threading.Thread(target=crosslingual.english_to_chinese) for _ in range(4)]

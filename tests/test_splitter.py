@@ -50,6 +50,10 @@ def find_passage(text: str, result: SplitDocument, needle: str) -> int:
     return hits[0]
 
 
+def within(inner: Span, outer: Span) -> bool:
+    return outer.start <= inner.start and inner.end <= outer.end
+
+
 def assert_well_formed(text: str, result: SplitDocument) -> None:
     """Spans slice to non-empty, stripped text; sentences lie in their passage, in order, without overlap."""
     for passage in result.passages:
@@ -59,7 +63,7 @@ def assert_well_formed(text: str, result: SplitDocument) -> None:
     for span, index in result.sentences:
         piece = text[span.start : span.end]
         assert piece and piece == piece.strip()
-        assert result.passages[index].span.contains(span)
+        assert within(span, result.passages[index].span)
         assert span.start >= previous_end
         previous_end = span.end
     for index, passage in enumerate(result.passages):

@@ -31,7 +31,7 @@ def names(state: StoreState) -> list[str]:
     return [d.name for d in state.assistant.index.documents]
 
 
-def on_disk(store, encoder) -> list[str]:  # noqa: ANN001
+def on_disk(store, encoder) -> list[str]:
     return [d.name for d in Assistant.load(store, encoder).index.documents]
 
 
@@ -63,7 +63,7 @@ def test_the_store_held_is_used_while_the_manifest_is_unchanged(tmp_path, monkey
     store = tmp_path / "s"
     first = update_store(store, encoder, DOCS)
 
-    def no_load(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def no_load(*args, **kwargs):
         raise AssertionError("the store was read again though its manifest had not changed")
 
     monkeypatch.setattr(Assistant, "load", no_load)

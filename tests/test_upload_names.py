@@ -31,7 +31,7 @@ def test_invisible_and_format_characters_are_removed_from_names(name, safe):
     assert safe_name(name) == safe
 
 
-def write_short(tmp_path, name: str = "upload.txt"):  # noqa: ANN201
+def write_short(tmp_path, name: str = "upload.txt"):
     path = tmp_path / name
     path.write_text(SHORT, encoding="utf-8")
     assert len(SHORT) == 32

@@ -4,9 +4,9 @@ otherwise and never shares publicly."""
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -90,7 +90,7 @@ class Library:
     def assistant(self) -> Assistant:
         return self._assistant
 
-    def ask(self, question: str, sources: int = 5, previous: list[str] | None = None):  # noqa: ANN201
+    def ask(self, question: str, sources: int = 5, previous: list[str] | None = None):
         """Answer ``question``, a follow-up of the ``previous`` ones; an unaskable question is refused
         before any context is added (so 「？？？」 is not asked as a follow-up), and unaskable previous
         questions give no context."""
@@ -246,7 +246,7 @@ class Library:
 
 
 def _log(message: str) -> None:
-    print(f"qa serve: {message}", file=sys.stderr, flush=True)
+    logging.getLogger(__name__).warning(message)
 
 
 def _count(state: StoreState) -> str:
@@ -326,19 +326,19 @@ def _shown_as_typed(message: Any) -> Any:
     return message
 
 
-def _showing_user_messages_as_typed(chatbot):  # noqa: ANN001, ANN202 - a gradio Chatbot
+def _showing_user_messages_as_typed(chatbot):  # a gradio Chatbot
     """The chatbot, with new user messages escaped on their way to the page. (An instance wrapper, not
     a subclass: gradio writes a stub file beside the module of every component subclass.)"""
     postprocess = chatbot.postprocess
 
-    def shown(value):  # noqa: ANN001, ANN202 - gradio's message types
+    def shown(value):  # gradio's message types
         return postprocess(None if value is None else [_shown_as_typed(m) for m in value])
 
     chatbot.postprocess = shown
     return chatbot
 
 
-def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
+def build_app(library: Library):  # a gradio Blocks
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -398,7 +398,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 choice = gr.Dropdown([], label="document to remove", allow_custom_value=True)
                 remove = gr.Button("Remove")
 
-        def index_uploads(paths: list[str] | None, request, progress, replace: bool):  # noqa: ANN001, ANN202
+        def index_uploads(paths: list[str] | None, request, progress, replace: bool):
             if not paths and not library.read_only:
                 return "Choose files first.", library.documents(), gr.update(), gr.update(visible=False)
             uploads = [(Path(p).name, Path(p)) for p in paths or []]
@@ -413,13 +413,13 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
             status_text = "\n\n".join(inert_markdown(m) for m in messages)
             return status_text, library.documents(), gr.update(choices=names), gr.update(visible=asks)
 
-        def on_upload(paths: list[str] | None, request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        def on_upload(paths: list[str] | None, request, progress=gr.Progress()):
             return index_uploads(paths, request, progress, replace=False)
 
-        def on_replace(paths: list[str] | None, request, progress=gr.Progress()):  # noqa: ANN001, ANN202, B008
+        def on_replace(paths: list[str] | None, request, progress=gr.Progress()):
             return index_uploads(paths, request, progress, replace=True)
 
-        def on_remove(name: str | None, request):  # noqa: ANN001, ANN202
+        def on_remove(name: str | None, request):
             if name or library.read_only:
                 message = library.remove(name or "", actor=actor_of(request))  # read-only: refused, whatever the name
             else:
@@ -467,7 +467,7 @@ def login_check(auth: tuple[str, str], audit: AuditLog | None) -> Callable[[str,
     return check
 
 
-def serve(  # noqa: ANN201 - the launched gradio Blocks
+def serve(  # the launched gradio Blocks
     library: Library,
     host: str = "127.0.0.1",
     port: int = 7860,

@@ -114,7 +114,7 @@ class TrainedReader:
         return self._base.embedding_extras()
 
     @cached_property
-    def _session(self):  # noqa: ANN202 - onnxruntime is imported lazily
+    def _session(self):  # onnxruntime is imported lazily
         try:
             import onnxruntime as ort
         except ImportError as e:

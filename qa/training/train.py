@@ -155,7 +155,7 @@ def _batch_tensors(
     return x, mask, starts, ends
 
 
-def span_loss(model: SpanReader, x: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor):  # noqa: ANN201
+def span_loss(model: SpanReader, x: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor):
     start_logits, end_logits = model(x, mask)
     masked = (1 - mask) * -1e4
     ce = nn.functional.cross_entropy
