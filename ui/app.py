@@ -467,7 +467,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 label=en.language,
                 elem_id="language",
                 scale=0,
-                min_width=180,
+                min_width=240,
             )
         shown_language = gr.State(None)  # the radio's value, for events the API offers without that input
         with gr.Accordion(en.settings, open=False, elem_id="settings") as settings:
@@ -478,6 +478,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                     gr.Chatbot(
                         height=560,
                         label=en.chat,
+                        show_label=False,
                         latex_delimiters=[],
                         allow_tags=False,
                         buttons=["copy"],
@@ -503,9 +504,11 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 viewer = gr.HTML(f'<p class="viewer-hint">{en.viewer_hint}</p>', elem_id="viewer")
                 cited = gr.Textbox(visible="hidden", elem_id="cite-target", label="citation")
         # conversations live in the browser: a fixed key and secret keep them across server restarts
+        chat_ui.new_chat_button.elem_id = "new-chat"
+        chat_ui.chat_history_dataset.elem_id = "conversations"
         chat_ui.saved_conversations.storage_key = CONVERSATIONS_KEY
         chat_ui.saved_conversations.secret = CONVERSATIONS_KEY
-        current = gr.BrowserState(None, storage_key=CURRENT_KEY, secret=CURRENT_KEY)
+        current = gr.BrowserState({"open": None}, storage_key=CURRENT_KEY, secret=CURRENT_KEY)
         writable = not library.read_only
         with gr.Accordion(en.documents, open=False, elem_id="documents") as documents:
             read_only_note = gr.Markdown(en.read_only, visible=not writable, elem_id="read-only")
@@ -619,9 +622,15 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
         chatbot.like(on_like, [chatbot, shown_language], None, api_visibility="private")
 
         # ---- the conversation open when the page was left comes back on reload
-        chat_ui.conversation_id.change(lambda i: i, chat_ui.conversation_id, current, **private)
+        # (which one is open: saved after each answer, chosen from the list, or none after "new" or "clear")
+        # (kept as {"open": index}: the page's store keeps no bare 0)
+        chat_ui.saved_conversations.change(lambda i: {"open": i}, chat_ui.conversation_id, current, **private)
+        chat_ui.chat_history_dataset.click(lambda i: {"open": i}, chat_ui.chat_history_dataset, current, **private)
+        chat_ui.new_chat_button.click(lambda: {"open": None}, None, current, **private)
+        chatbot.clear(lambda: {"open": None}, None, current, **private)
 
-        def reopen(conversations: list[Any] | None, index: Any):  # noqa: ANN202 - gradio updates
+        def reopen(conversations: list[Any] | None, opened: Any):  # noqa: ANN202 - gradio updates
+            index = opened.get("open") if isinstance(opened, dict) else None
             if isinstance(index, int) and conversations and 0 <= index < len(conversations):
                 return index, conversations[index]
             return None, []
@@ -631,8 +640,9 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
         )
 
         # ---- one language at a time: the browser's, or the one chosen (kept in localStorage)
-        def relabel(value: str | None):  # noqa: ANN202 - gradio updates
+        def relabel(value: str | None, showing: str | None):  # noqa: ANN202 - gradio updates
             t = texts_of(value)
+            hint = 'class="viewer-hint"' in (showing or "") or not showing
             return (
                 t.title,
                 gr.update(label=t.language),
@@ -651,11 +661,12 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 gr.update(value=t.keep),
                 gr.update(label=t.remove_choice),
                 gr.update(value=t.remove),
+                f'<p class="viewer-hint">{t.viewer_hint}</p>' if hint else gr.update(),
             )
 
         relabelled = [heading, lang, settings, sources, chatbot, box, chat_ui.new_chat_button, viewer_title]
-        relabelled += [documents, read_only_note, table, files, upload, replace, keep, choice, remove]
-        lang.change(relabel, lang, relabelled, js=_SAVE_LANGUAGE, **private).then(
+        relabelled += [documents, read_only_note, table, files, upload, replace, keep, choice, remove, viewer]
+        lang.change(relabel, [lang, viewer], relabelled, js=_SAVE_LANGUAGE, **private).then(
             lambda value: value, lang, shown_language, **private
         )
         demo.load(None, None, lang, js=_BROWSER_LANGUAGE)
@@ -668,12 +679,12 @@ _BROWSER_LANGUAGE = """() => {
   if (saved === "zh" || saved === "en") return saved;
   return (navigator.languages || [navigator.language]).join(",").toLowerCase().startsWith("zh") ? "zh" : "en";
 }"""
-_SAVE_LANGUAGE = """(value) => {
+_SAVE_LANGUAGE = """(value, showing) => {
   if (value === "zh" || value === "en") {
     localStorage.setItem("qa-assistant-language", value);
     document.documentElement.lang = value === "zh" ? "zh-CN" : "en";
   }
-  return value;
+  return [value, showing];
 }"""
 
 
