@@ -648,7 +648,6 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 gr.update(label=t.language),
                 gr.update(label=t.settings),
                 gr.update(label=t.sources),
-                gr.update(label=t.chat),
                 gr.update(placeholder=t.placeholder, submit_btn=t.send),
                 gr.update(value=t.new_chat),
                 f"#### {t.viewer}",
@@ -664,7 +663,8 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 f'<p class="viewer-hint">{t.viewer_hint}</p>' if hint else gr.update(),
             )
 
-        relabelled = [heading, lang, settings, sources, chatbot, box, chat_ui.new_chat_button, viewer_title]
+        # (not the chatbot: an update of its props made the page show new user messages unescaped)
+        relabelled = [heading, lang, settings, sources, box, chat_ui.new_chat_button, viewer_title]
         relabelled += [documents, read_only_note, table, files, upload, replace, keep, choice, remove, viewer]
         lang.change(relabel, [lang, viewer], relabelled, js=_SAVE_LANGUAGE, **private).then(
             lambda value: value, lang, shown_language, **private

@@ -38,7 +38,7 @@ def document_view(
     for i in range(max(0, at - around), min(len(passages), at + around + 1)):
         passage = passages[i]
         locator = passage.locator or texts.start
-        if locator != shown_locator:
+        if locator != shown_locator or i == at:  # the cited passage always under its place
             parts.append(f'<p class="viewer-where">{inert_html(locator)}</p>')
             shown_locator = locator
         a, b = passage.span.start, passage.span.end
