@@ -42,7 +42,7 @@ def draft_set(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         latest.pop(row["question"], None)
         latest[row["question"]] = row
-    items = []
+    items: list[dict[str, Any]] = []
     for row in latest.values():
         if row.get("rating") != "down":
             continue

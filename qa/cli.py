@@ -399,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--docs", nargs="+", help="index these files/folders for the run instead of using a store")
     ev.add_argument("--store", default=str(default_store()), help=store_help)
     ev.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
-    ev.add_argument("--out", help="write the results file here (JSONL, one line a question); with --from-feedback, the draft set")
+    ev.add_argument(
+        "--out", help="write the results file here (JSONL, one line a question); with --from-feedback, the draft set"
+    )
     ev.add_argument("--report", help="write a Markdown report here (and a PNG chart beside it)")
     ev.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ev.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="show questions fixed and broken")

@@ -145,7 +145,7 @@ def test_indexing_shows_each_file_clears_the_old_status_and_empties_the_upload_b
     status of the previous action goes as soon as indexing starts, the upload box is empty after."""
     names = ["alpha-notes.txt", "beta-notes.txt"]
     for n, name in enumerate(names):  # text no cache holds, long enough that embedding takes a moment
-        lines = [f"第{i}条：{name}记录的第{i}号观测站在{n + 2}{i}年测得降水{i * 7 + n}毫米，比上年多{i}成。" for i in range(60)]
+        lines = [f"第{i}条：{name}的第{i}号观测站在{n + 2}{i}年测得降水{i * 7 + n}毫米。" for i in range(60)]
         (tmp_path / name).write_text("\n".join(lines), encoding="utf-8")
     if not page.locator("#upload-files").is_visible():
         page.get_by_role("button", name="Documents").click()

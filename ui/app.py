@@ -588,8 +588,8 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
                 handler, [files, shown_language], outputs, api_name=name
             ).then(emptied_unless_asked, status, files, **private)
         files.upload(lambda: "", None, status, **private)
-        keep.click(lambda shown: (texts_of(shown).kept, gr.update(visible=False)), shown_language, [status, confirm], **private
-        )
+        kept = (status, confirm)
+        keep.click(lambda shown: (texts_of(shown).kept, gr.update(visible=False)), shown_language, kept, **private)
         remove.click(on_remove, [choice, shown_language], [status, table, choice], api_name="remove")
         gr.api(ask, api_name="ask")
         demo.load(

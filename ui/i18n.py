@@ -105,7 +105,7 @@ TEXTS = {
 
 
 def interface_language(value: str | None) -> str:
-    """"zh" or "en" from a language tag or list of them as a browser gives it (``zh-CN``,
+    """ "zh" or "en" from a language tag or list of them as a browser gives it (``zh-CN``,
     ``en-US,en;q=0.9``) or from a choice already made; English for anything else."""
     first = (value or "").split(",")[0].strip().lower()
     return "zh" if first.startswith("zh") else "en"
