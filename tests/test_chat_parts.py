@@ -132,3 +132,18 @@ def test_a_broken_feedback_file_is_named(tmp_path):
     bad.write_text('{"question": "a"}\nnot json\n', encoding="utf-8")
     with pytest.raises(FeedbackError, match="feedback.jsonl:2"):
         read_feedback(bad)
+
+
+def test_status_messages_follow_the_chinese_interface():
+    from ui.app import READ_ONLY, REPLACE_HINT, in_language
+
+    assert in_language("✓ notes.txt: 1,234 characters", "zh") == "✓ notes.txt：1,234 个字符"
+    assert in_language("✓ replaced a: b.txt: 32 characters, was 5,131 characters", "zh") == (
+        "✓ 已替换 a: b.txt：32 个字符，原为 5,131 个字符"
+    )
+    asks = f"⚠ r.txt is already indexed (5,131 characters): {REPLACE_HINT}"
+    assert in_language(asks, "zh").startswith("⚠ r.txt 已在索引中（5,131 个字符）")
+    assert in_language("✓ removed r.txt", "zh") == "✓ 已删除 r.txt"
+    assert in_language(READ_ONLY, "zh").startswith("✗ 本服务器只读")
+    assert in_language("✓ notes.txt: 1,234 characters", "en") == "✓ notes.txt: 1,234 characters"
+    assert in_language("✗ odd.bin: not a text file", "zh") == "✗ odd.bin: not a text file"  # unknown: as it is

@@ -63,6 +63,33 @@ CONVERSATIONS_KEY = "qa-assistant-conversations"  # the browser's localStorage k
 CURRENT_KEY = "qa-assistant-current-conversation"
 
 
+# the library's messages (English, as the API gives them) as the Chinese interface shows them
+_IN_CHINESE = [
+    (
+        re.compile(r"✓ replaced (.+): ([\d,]+) characters, was ([\d,]+) characters"),
+        r"✓ 已替换 \1：\2 个字符，原为 \3 个字符",
+    ),
+    (re.compile(r"✓ removed (.+)"), r"✓ 已删除 \1"),
+    (re.compile(r"✓ (.+): ([\d,]+) characters"), r"✓ \1：\2 个字符"),
+    (
+        re.compile(r"⚠ (.+) is already indexed \(([\d,]+) characters\): " + re.escape(REPLACE_HINT)),
+        r"⚠ \1 已在索引中（\2 个字符）：没有改动；按「替换」替换它，或另选文件",
+    ),
+    (re.compile(r"✗ (.+): another file of this upload has the same name"), r"✗ \1：本次上传中另有同名文件"),
+    (re.compile(re.escape(READ_ONLY)), "✗ 本服务器只读：不能添加或删除文档"),
+]
+
+
+def in_language(message: str, lang: str | None) -> str:
+    """A status message in the interface's language (messages it does not know stay in English)."""
+    if interface_language(lang) != "zh":
+        return message
+    for pattern, chinese in _IN_CHINESE:
+        if pattern.fullmatch(message):
+            return pattern.sub(chinese, message)
+    return message
+
+
 @dataclass(frozen=True)
 class Indexing:
     """Where an upload stands: file ``file`` of ``files`` (from 1) named ``name``; ``embedded`` of
@@ -554,7 +581,7 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
             messages = library.add(uploads, progress=step, replace=replace, actor=actor_of(request))
             names = [d[0] for d in library.documents()]
             asks = any(m.startswith(ASKS_TO_REPLACE) for m in messages)
-            status_text = "\n\n".join(inert_markdown(m) for m in messages)
+            status_text = "\n\n".join(inert_markdown(in_language(m, shown)) for m in messages)
             return status_text, library.documents(), gr.update(choices=names), gr.update(visible=asks)
 
         def on_upload(paths: list[str] | None, request, progress=gr.Progress(), shown=None):  # noqa: ANN001, ANN202, B008
@@ -569,7 +596,11 @@ def build_app(library: Library):  # noqa: ANN201 - a gradio Blocks
             else:
                 message = texts_of(shown).choose_document
             names = [d[0] for d in library.documents()]
-            return inert_markdown(message), library.documents(), gr.update(choices=names, value=None)
+            return (
+                inert_markdown(in_language(message, shown)),
+                library.documents(),
+                gr.update(choices=names, value=None),
+            )
 
         for handler in (on_upload, on_replace, on_remove):
             # gradio passes the request (client address, user) to a parameter annotated gr.Request; the
