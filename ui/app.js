@@ -42,8 +42,13 @@
         clearInterval(wait);
         const cited = document.querySelector("#viewer #cited");
         if (cited) {
-          document.querySelector("#viewer-panel").scrollIntoView({ block: "start" });
-          cited.scrollIntoView({ block: "center" });
+          // the panel into sight where it is not (below the chat on a phone), the passage into the panel's
+          const panel = document.querySelector("#viewer-panel").getBoundingClientRect();
+          if (panel.top < 0 || panel.top > window.innerHeight - 120) {
+            document.querySelector("#viewer-panel").scrollIntoView({ block: "start" });
+          }
+          const box = document.querySelector("#viewer");
+          box.scrollTop += cited.getBoundingClientRect().top - box.getBoundingClientRect().top - 48;
         }
       }
     }, 100);
