@@ -147,3 +147,16 @@ def test_status_messages_follow_the_chinese_interface():
     assert in_language(READ_ONLY, "zh").startswith("✗ 本服务器只读")
     assert in_language("✓ notes.txt: 1,234 characters", "en") == "✓ notes.txt: 1,234 characters"
     assert in_language("✗ odd.bin: not a text file", "zh") == "✗ odd.bin: not a text file"  # unknown: as it is
+
+
+def test_the_feedback_file_stops_growing_at_its_limit(tmp_path):
+    from ui.feedback import FeedbackFull
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl", max_bytes=2_000)
+    answer = Answer("公布了多少个不予处罚事项？", True, "106个", QUOTE, (SOURCE,))
+    with pytest.raises(FeedbackFull):
+        for _ in range(100):
+            log.record(False, answer, [], "zh")
+    kept = log.path.read_text(encoding="utf-8").splitlines()
+    assert 0 < len(kept) < 100 and log.path.stat().st_size <= 2_000
+    assert all(json.loads(line)["rating"] == "down" for line in kept)  # whole lines only

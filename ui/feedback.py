@@ -24,11 +24,19 @@ def feedback_path(store: Path | None) -> Path:
     return data / "qa-assistant" / FILE_NAME
 
 
-class FeedbackLog:
-    """Appends ratings to ``path`` (made on first use), one whole line at a time."""
+MAX_BYTES = 20 * 2**20  # a file this large takes no more ratings: clicks cannot fill the disk
 
-    def __init__(self, path: Path) -> None:
+
+class FeedbackFull(OSError):
+    """The feedback file has reached its size limit."""
+
+
+class FeedbackLog:
+    """Appends ratings to ``path`` (made on first use), one whole line at a time, up to ``max_bytes``."""
+
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def record(self, liked: bool, answer: Answer, previous: list[str], lang: str) -> dict[str, Any]:
@@ -42,6 +50,9 @@ class FeedbackLog:
         line = json.dumps(row, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size + len(line.encode("utf-8")) > self.max_bytes:
+                raise FeedbackFull(f"{self.path} has reached {self.max_bytes:,} bytes; the rating was not kept")
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(line)
         return row
