@@ -297,6 +297,9 @@ def test_the_interface_follows_the_browser_language_and_switches(browser, server
         reply.wait_for(timeout=30_000)
         assert "来源" in reply.inner_text() or "最接近的段落" in reply.inner_text()  # … labelled in Chinese
         assert "Sources" not in reply.inner_text() and "Nearest" not in reply.inner_text()
+        page.get_by_role("button", name="文档").click()
+        page.locator("#index-uploads", has_text="索引上传的文件").click()
+        page.locator("#upload-status", has_text="请先选择文件。").wait_for(timeout=30_000)  # statuses too
 
         page.get_by_label("English").check()
         page.locator("#heading", has_text="Ask the documents").wait_for(timeout=30_000)
