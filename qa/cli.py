@@ -147,21 +147,26 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.results import answer_record
+    from ui.render import TEXTS, language
 
     assistant = open_assistant(Path(args.store), args.encoder, reader=args.reader)
     answer = assistant.ask(args.question, sources=args.sources)
     if args.json:
         print(json.dumps(answer_record(answer), ensure_ascii=False))
         return 0
+    texts = TEXTS[language(args.question)]  # the chat's words, in the question's language
     if answer.found:
         print(answer.answer)
         quote = answer.quote
         print(f"  “{quote.text}”")
-        print(f"  — {quote.doc}, {quote.locator or 'start'} [{quote.start}:{quote.end}]")
+        print(f"  — {quote.doc}, {quote.locator or texts['start']} [{quote.start}:{quote.end}]")
     else:
-        print(f"The documents do not say ({answer.reason}). Nearest passages:")
+        if texts is TEXTS["zh"]:
+            print(f"{texts['refusal']}（{answer.reason}）。{texts['nearest']}")
+        else:
+            print(f"{texts['refusal']} ({answer.reason}). {texts['nearest']}")
         for source in answer.sources[:3]:
-            print(f"  - {source.doc}, {source.locator or 'start'}: {source.text[:80]}")
+            print(f"  - {source.doc}, {source.locator or texts['start']}: {source.text[:80]}")
     return 0
 
 
@@ -174,6 +179,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.compare:
         before, after = args.compare
         return _compare(before, after)
+    if args.from_feedback:
+        return _draft_from_feedback(Path(args.from_feedback), Path(args.out) if args.out else None)
     if args.set is None:
         raise CliError("name a Q&A set (or --compare A.jsonl B.jsonl)")
     items = load_set(args.set)
@@ -210,6 +217,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         where = f"; partial results in {run.results_path}" if run.results_path else ""
         print(f"qa: interrupted after {len(run.judged)} of {len(items)} questions{where}", file=sys.stderr)
         return 130
+    return 0
+
+
+def _draft_from_feedback(path: Path, out: Path | None) -> int:
+    """The chat's 👎 answers as a draft Q&A set, to ``out`` or standard output."""
+    from eval.feedback import FeedbackError, draft_set, read_feedback, write_draft
+
+    try:
+        items = draft_set(read_feedback(path))
+    except FeedbackError as exc:
+        raise CliError(str(exc)) from None
+    text = write_draft(items)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    where = "" if out is None else f" to {out}"
+    _tell(f"{len(items)} questions rated 👎 written{where}: fill in each one's answers and evidence")
     return 0
 
 
@@ -390,11 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--docs", nargs="+", help="index these files/folders for the run instead of using a store")
     ev.add_argument("--store", default=str(default_store()), help=store_help)
     ev.add_argument("--encoder", default=None, help=argparse.SUPPRESS)
-    ev.add_argument("--out", help="write the results file here (JSONL, one line a question)")
+    ev.add_argument(
+        "--out", help="write the results file here (JSONL, one line a question); with --from-feedback, the draft set"
+    )
     ev.add_argument("--report", help="write a Markdown report here (and a PNG chart beside it)")
     ev.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     ev.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="show questions fixed and broken")
     ev.add_argument("--reader", choices=READERS, default=None, help=reader_help)
+    ev.add_argument(
+        "--from-feedback", metavar="FILE", help="turn the chat's 👎 answers (feedback.jsonl) into a draft Q&A set"
+    )
     ev.set_defaults(run=cmd_eval)
 
     sv = sub.add_parser("serve", help="start the web chat (and its /ask API)")

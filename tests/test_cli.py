@@ -52,6 +52,13 @@ def test_ask_refusal_exits_zero_and_says_so(store):
     assert done.returncode == 0 and record["found"] is False and record["answer"] is None
 
 
+def test_ask_refuses_in_the_language_of_the_question_as_the_chat_does(store):
+    zh = qa("ask", "宁波市2024年的GDP是多少？", "--store", str(store), store=store)
+    en = qa("ask", "What was Ningbo's GDP in 2024?", "--store", str(store), store=store)
+    assert zh.stdout.startswith("文档中没有找到这个问题的答案（") and "最接近的段落：" in zh.stdout, zh.stdout
+    assert en.stdout.startswith("The documents do not say (") and "Nearest passages:" in en.stdout, en.stdout
+
+
 def test_default_store_is_built_from_the_bundled_corpus_saying_so_only_with_v(tmp_path):
     done = qa("ask", "公布了多少个不予处罚事项？", store=tmp_path / "fresh")
     assert done.returncode == 0, done.stderr

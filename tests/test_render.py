@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import re
+from html import unescape
+
 from qa.types import Answer, Quote, Source
 from ui.render import language, render_answer
 
@@ -12,7 +16,7 @@ def test_found_answer_bold_quote_highlighted_and_cards():
     assert text.startswith("**106个**")
     assert "> 推出<mark>106个</mark>不予处罚事项" in text
     assert "— r.txt, 一、… › (二)… › 二是" in text
-    assert '<details class="source"><summary>[1] r.txt · 一、… › (二)… › 二是</summary>' in text
+    assert '<details class="source"><summary>[1] r.txt · 一、… › (二)… › 二是 <button type="button"' in text
     assert "动态调整清单,<mark>推出106个不予处罚事项</mark>,覆盖14个领域。" in text
     assert "来源" in text
 
@@ -55,3 +59,29 @@ def test_markup_in_documents_is_shown_never_rendered():
     card = text.split("Sources:\n\n")[1]
     assert "\n" not in card and card.endswith("</details>")  # one line: a blank line would end the HTML block
     assert "&lt;/script&gt;" in card and "[x].md" in card  # no Markdown is read inside the card
+
+
+def test_each_citation_carries_its_document_and_range_for_the_viewer():
+    text = render_answer(Answer("公布了多少个不予处罚事项？", True, "106个", QUOTE, (SOURCE,)))
+    targets = [json.loads(unescape(v)) for v in re.findall(r'class="cite" value="([^"]*)"', text)]
+    assert targets == [{"doc": "r.txt", "start": 17, "end": 29}, {"doc": "r.txt", "start": 10, "end": 40}]
+    assert text.count(">原文</button>") == 2
+
+
+def test_labels_follow_the_interface_language_when_given():
+    zh_question = Answer("公布了多少个不予处罚事项？", True, "106个", QUOTE, (SOURCE,))
+    en_question = Answer("How many items?", False, None, None, (SOURCE,), "x")
+    assert "Sources:" in render_answer(zh_question, lang="en") and "来源" not in render_answer(zh_question, lang="en")
+    assert render_answer(en_question, lang="zh").startswith("文档中没有找到") and "open" not in render_answer(
+        en_question, lang="zh"
+    )
+    assert "来源" in render_answer(zh_question, lang=None)  # no interface: the question's language
+
+
+def test_a_document_name_in_a_citation_cannot_break_out_of_its_attribute():
+    evil = 'a" onclick="alert(1)<b>.txt'
+    source = Source(evil, "x", 0, 3, "abc", 0.5)
+    text = render_answer(Answer("What?", False, None, None, (source,), "x"))
+    assert 'onclick="' not in text and "<b>" not in text
+    value = re.search(r'class="cite" value="([^"]*)"', text)
+    assert value is not None and json.loads(unescape(value.group(1)))["doc"] == evil

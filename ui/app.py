@@ -4,12 +4,15 @@ otherwise and never shares publicly."""
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 import re
 import threading
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from html import escape, unescape
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from qa.conversation import with_context
 from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
 from qa.index import StoreError
 from qa.results import answer_record, unaskable_record
+from qa.splitter import split_document
 from qa.store import (
     NO_MANIFEST,
     StoreChangeError,
@@ -32,9 +36,12 @@ from qa.store import (
     update_store,
 )
 from qa.storelock import LockSettings, StoreBusyError
-from qa.types import Document
+from qa.types import Answer, Document
+from ui.feedback import FeedbackLog, feedback_path
 from ui.guard import CLIENT, Guard, GuardSettings, ServeLimits
+from ui.i18n import LANGUAGES, TEXTS, Texts, interface_language
 from ui.render import inert_html, inert_markdown, render_answer
+from ui.viewer import document_view
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -51,6 +58,57 @@ EXAMPLES = [
     "行政执法协调统筹机制目前在哪个区试点实施？",
     "How many legal review staff have been assigned?",
 ]
+ASSETS = Path(__file__).parent  # app.css and app.js, served inline with the page (nothing from outside)
+CONVERSATIONS_KEY = "qa-assistant-conversations"  # the browser's localStorage keys
+CURRENT_KEY = "qa-assistant-current-conversation"
+
+
+# the library's messages (English, as the API gives them) as the Chinese interface shows them
+_IN_CHINESE = [
+    (
+        re.compile(r"✓ replaced (.+): ([\d,]+) characters, was ([\d,]+) characters"),
+        r"✓ 已替换 \1：\2 个字符，原为 \3 个字符",
+    ),
+    (re.compile(r"✓ removed (.+)"), r"✓ 已删除 \1"),
+    (re.compile(r"✓ (.+): ([\d,]+) characters"), r"✓ \1：\2 个字符"),
+    (
+        re.compile(r"⚠ (.+) is already indexed \(([\d,]+) characters\): " + re.escape(REPLACE_HINT)),
+        r"⚠ \1 已在索引中（\2 个字符）：没有改动；按「替换」替换它，或另选文件",
+    ),
+    (re.compile(r"✗ (.+): another file of this upload has the same name"), r"✗ \1：本次上传中另有同名文件"),
+    (re.compile(re.escape(READ_ONLY)), "✗ 本服务器只读：不能添加或删除文档"),
+]
+
+
+def in_language(message: str, lang: str | None) -> str:
+    """A status message in the interface's language (messages it does not know stay in English)."""
+    if interface_language(lang) != "zh":
+        return message
+    for pattern, chinese in _IN_CHINESE:
+        if pattern.fullmatch(message):
+            return pattern.sub(chinese, message)
+    return message
+
+
+@dataclass(frozen=True)
+class Indexing:
+    """Where an upload stands: file ``file`` of ``files`` (from 1) named ``name``; ``embedded`` of
+    ``to_embed`` sentences embedded (``to_embed`` is 0 while the files are read)."""
+
+    file: int
+    files: int
+    name: str
+    embedded: int = 0
+    to_embed: int = 0
+
+
+def indexing_text(step: Indexing, texts: Texts) -> str:
+    """A progress line in the interface's language."""
+    if not step.to_embed:
+        return texts.reading.format(n=step.file, m=step.files, name=step.name)
+    if not step.name:
+        return texts.embedded.format(done=step.embedded, total=step.to_embed)
+    return texts.embedding.format(n=step.file, m=step.files, name=step.name, done=step.embedded, total=step.to_embed)
 
 
 class Library:
@@ -71,6 +129,7 @@ class Library:
         lock: LockSettings = LockSettings(),
         log: Callable[[str], None] | None = None,
         audit: AuditLog | None = None,
+        feedback: FeedbackLog | None = None,
     ) -> None:
         self._assistant = assistant
         self._store = store
@@ -79,6 +138,7 @@ class Library:
         self._log = log or _log
         # uploads, removals and failed logins are recorded in the store's audit log
         self.audit = audit if audit is not None or store is None else AuditLog(store, warn=self._log)
+        self.feedback = feedback if feedback is not None else FeedbackLog(feedback_path(store))  # 👍/👎 in the chat
         self._write_lock = threading.Lock()
         # what is known of the store on disk: a folder with no store yet will hold this assistant;
         # an existing one is read again before the first change
@@ -121,6 +181,19 @@ class Library:
         finally:
             self._write_lock.release()
 
+    def view(self, doc: str, start: int, end: int, texts: Texts) -> str:
+        """The viewer's HTML for ``doc[start:end]``: that passage highlighted among its neighbours."""
+        index = self._assistant.index
+        document = index.texts.get(doc)
+        passages = [p for p in index.passages if p.doc == doc]
+        return document_view(None if document is None else document.text, passages, doc, start, end, texts)
+
+    def rate(self, liked: bool, question: str, previous: list[str], lang: str) -> dict[str, Any]:
+        """Record 👍/👎 for the answer to ``question`` (a follow-up of ``previous``): the question is
+        asked again (the same index gives the same answer), and the answer, quote and sources kept."""
+        answer: Answer = self.ask(question, 5, previous)
+        return self.feedback.record(liked, answer, previous, lang)
+
     def warm_up(self) -> None:
         """Answer the examples once, so that no visitor waits for the encoder and the dictionaries to load."""
         for question in EXAMPLES:
@@ -137,7 +210,7 @@ class Library:
     def add(
         self,
         uploads: Sequence[tuple[str, Path]],
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[Indexing], None] | None = None,
         replace: bool = False,
         actor: Actor | None = None,
     ) -> list[str]:
@@ -154,7 +227,10 @@ class Library:
         documents: list[Document] = []
         messages: list[str] = []
         replaced: dict[str, int] = {}
-        for safe, (_, path) in zip(names, uploads, strict=True):
+        numbers: list[int] = []  # the upload's number of each document read
+        for number, (safe, (_, path)) in enumerate(zip(names, uploads, strict=True), 1):
+            if progress is not None:
+                progress(Indexing(number, len(uploads), safe))
             if any(d.name == safe for d in documents):
                 messages.append(f"✗ {safe}: another file of this upload has the same name")
                 continue
@@ -164,6 +240,7 @@ class Library:
                 messages.append(f"✗ {safe}: {str(exc).split(': ', 1)[-1]}")
                 continue
             documents.append(make_document(safe, document.text))
+            numbers.append(number)
             if safe in held:
                 replaced[safe] = held[safe]
                 messages.append(f"✓ replaced {safe}: {len(document.text):,} characters, was {held[safe]:,} characters")
@@ -176,7 +253,8 @@ class Library:
             ]
             return self._record("upload", actor, False, names, [m for m in messages if m.startswith("✗")] + asks)
         if documents:
-            failure = self._change(documents, [], progress, replace_existing=replace)
+            embedding = None if progress is None else _per_file(documents, numbers, len(uploads), progress)
+            failure = self._change(documents, [], embedding, replace_existing=replace)
             if failure is not None:
                 messages = [m for m in messages if not m.startswith("✓")] + [failure]
         applied = any(m.startswith("✓") for m in messages)
@@ -243,6 +321,27 @@ class Library:
         self._state = state
         self._seen = state.stamp
         self._assistant = state.assistant
+
+
+def _per_file(
+    documents: list[Document], numbers: list[int], files: int, progress: Callable[[Indexing], None]
+) -> Callable[[int, int], None]:
+    """The index's progress (sentences embedded of all) as progress through the files: documents are
+    embedded in order, so the count of sentences says which file is being embedded. Where the count
+    does not add up (a document's vectors reused) only the sentences are told."""
+    ends, total = [], 0
+    for document in documents:
+        total += len(split_document(document).sentences)
+        ends.append(total)
+
+    def embedded(done: int, to_embed: int) -> None:
+        if to_embed != total:
+            progress(Indexing(0, files, "", done, to_embed))
+            return
+        at = min(bisect_right(ends, max(done - 1, 0)), len(documents) - 1)
+        progress(Indexing(numbers[at], files, documents[at].name, done, to_embed))
+
+    return embedded
 
 
 def _log(message: str) -> None:
@@ -338,16 +437,44 @@ def _showing_user_messages_as_typed(chatbot):  # a gradio Chatbot
     return chatbot
 
 
+def _message_text(message: Any) -> str:
+    """A chat message's text, as the page holds it (a string, or a list of text parts)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def rated_question(history: list[Any], index: int) -> tuple[str, list[str]] | None:
+    """The question an answer at ``index`` of the chat replied to, and the questions before it."""
+    questions = _previous_questions(list(history or [])[:index])
+    return (questions[-1], questions[:-1]) if questions else None
+
+
+def cite_target(value: str) -> tuple[str, int, int] | None:
+    """A citation the page asks the viewer to open: JSON ``{"doc", "start", "end"}``."""
+    try:
+        row = json.loads(value or "")
+        doc, start, end = row["doc"], int(row["start"]), int(row["end"])
+    except (ValueError, TypeError, KeyError, OverflowError):
+        return None
+    return (doc, start, end) if isinstance(doc, str) and 0 <= start <= end else None
+
+
 def build_app(library: Library):  # a gradio Blocks
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    def chat(message: str, history: list[Any], sources: float) -> str:
+    def chat(message: str, history: list[Any], sources: float, lang: str | None = None) -> str:
+        """The rendered answer, labelled in ``lang`` (the page's language; else the question's)."""
+        shown = lang if lang in LANGUAGES else None
         try:
             answer = library.ask(message, source_count(sources), _previous_questions(history))
         except QuestionError as exc:
             return f"⚠️ {inert_html(str(exc))}"
-        return render_answer(answer, source_count(sources))
+        return render_answer(answer, source_count(sources), shown)
 
     def ask(question: str, sources: float = 5) -> dict[str, Any]:
         """The structured answer: the fields of a results-file line."""
@@ -356,92 +483,240 @@ def build_app(library: Library):  # a gradio Blocks
         except QuestionError as exc:
             return unaskable_record(question, str(exc))
 
+    en = TEXTS["en"]
     # uploads land in gradio's cache folder: files older than a day are deleted every hour
     with gr.Blocks(title="qa-assistant", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
-        gr.Markdown("### Ask the documents — every answer is quoted and located")
-        with gr.Accordion("Settings", open=False):
-            sources = gr.Slider(1, 10, value=3, step=1, label="sources to show")
-        gr.ChatInterface(
-            chat,
-            chatbot=_showing_user_messages_as_typed(
-                gr.Chatbot(height=560, label="chat", latex_delimiters=[], allow_tags=False)
-            ),
-            additional_inputs=[sources],
-            examples=[[e, 3] for e in EXAMPLES],
-            api_name="chat",
-            analytics_enabled=False,
-        )
+        with gr.Row(elem_id="top", equal_height=True):
+            heading = gr.Markdown(en.title, elem_id="heading")
+            lang = gr.Radio(
+                [("中文", "zh"), ("English", "en")],
+                value=None,
+                label=en.language,
+                elem_id="language",
+                scale=0,
+                min_width=240,
+            )
+        shown_language = gr.State(None)  # the radio's value, for events the API offers without that input
+        with gr.Accordion(en.settings, open=False, elem_id="settings") as settings:
+            sources = gr.Slider(1, 10, value=3, step=1, label=en.sources)
+        with gr.Row(elem_id="main"):
+            with gr.Column(scale=3, min_width=300):
+                chatbot = _showing_user_messages_as_typed(
+                    gr.Chatbot(
+                        height=560,
+                        label=en.chat,
+                        show_label=False,
+                        latex_delimiters=[],
+                        allow_tags=False,
+                        buttons=["copy"],
+                        feedback_options=("Like", "Dislike"),
+                        elem_id="chat",
+                    )
+                )
+                box = gr.Textbox(placeholder=en.placeholder, submit_btn=en.send, elem_id="question", lines=1)
+                chat_ui = gr.ChatInterface(
+                    chat,
+                    chatbot=chatbot,
+                    textbox=box,
+                    additional_inputs=[sources, shown_language],
+                    # examples sit in the empty chat; the page sends one when it is clicked (app.js)
+                    examples=[[e, None, None] for e in EXAMPLES],
+                    run_examples_on_click=False,
+                    save_history=True,
+                    api_name="chat",
+                    analytics_enabled=False,
+                )
+            with gr.Column(scale=2, min_width=300, elem_id="viewer-panel"):
+                viewer_title = gr.Markdown(f"#### {en.viewer}")
+                viewer = gr.HTML(f'<p class="viewer-hint">{en.viewer_hint}</p>', elem_id="viewer")
+                cited = gr.Textbox(visible="hidden", elem_id="cite-target", label="citation")
+        # conversations live in the browser: a fixed key and secret keep them across server restarts
+        chat_ui.new_chat_button.elem_id = "new-chat"
+        chat_ui.chat_history_dataset.elem_id = "conversations"
+        chat_ui.saved_conversations.storage_key = CONVERSATIONS_KEY
+        chat_ui.saved_conversations.secret = CONVERSATIONS_KEY
+        current = gr.BrowserState({"open": None}, storage_key=CURRENT_KEY, secret=CURRENT_KEY)
         writable = not library.read_only
-        with gr.Accordion("Documents", open=False):
-            gr.Markdown(READ_ONLY.removeprefix("✗ ").capitalize() + ".", visible=not writable, elem_id="read-only")
+        with gr.Accordion(en.documents, open=False, elem_id="documents") as documents:
+            read_only_note = gr.Markdown(en.read_only, visible=not writable, elem_id="read-only")
             table = gr.Dataframe(
                 library.documents,
-                headers=["document", "characters", "passages"],
+                headers=list(en.headers),
                 interactive=False,
-                label="indexed documents",
+                label=en.indexed,
+                elem_id="documents-table",
+                wrap=True,
             )
             files = gr.File(
                 file_count="multiple",
                 file_types=list(SUFFIXES),
-                label="upload documents",
+                label=en.upload,
                 elem_id="upload-files",
                 visible=writable,
             )
-            upload = gr.Button("Index the uploaded files", variant="primary", elem_id="index-uploads", visible=writable)
+            upload = gr.Button(en.index_button, variant="primary", elem_id="index-uploads", visible=writable)
             status = gr.Markdown(elem_id="upload-status")
             with gr.Row(visible=False) as confirm:  # shown when an upload would replace a document
-                replace = gr.Button("Replace", variant="stop", elem_id="replace-uploads")
-                keep = gr.Button("Keep the indexed documents", elem_id="keep-documents")
+                replace = gr.Button(en.replace, variant="stop", elem_id="replace-uploads")
+                keep = gr.Button(en.keep, elem_id="keep-documents")
             with gr.Row(visible=writable):
                 # no document names in the component itself: gradio puts its choices into the API
                 # description, which the page embeds even before a login; they arrive on page load
-                choice = gr.Dropdown([], label="document to remove", allow_custom_value=True)
-                remove = gr.Button("Remove")
+                choice = gr.Dropdown([], label=en.remove_choice, allow_custom_value=True, elem_id="remove-choice")
+                remove = gr.Button(en.remove, elem_id="remove-document")
 
-        def index_uploads(paths: list[str] | None, request, progress, replace: bool):
+        def texts_of(value: str | None) -> Texts:
+            return TEXTS[interface_language(value)]
+
+        def index_uploads(paths: list[str] | None, request, progress, replace: bool, shown: str | None):
+            texts = texts_of(shown)
             if not paths and not library.read_only:
-                return "Choose files first.", library.documents(), gr.update(), gr.update(visible=False)
+                return texts.choose_files, library.documents(), gr.update(), gr.update(visible=False)
             uploads = [(Path(p).name, Path(p)) for p in paths or []]
-            messages = library.add(
-                uploads,
-                progress=lambda done, total: progress(done / max(total, 1), "indexing"),
-                replace=replace,
-                actor=actor_of(request),
-            )
+
+            def step(at: Indexing) -> None:
+                done = at.embedded / at.to_embed if at.to_embed else (at.file - 1) / max(at.files, 1)
+                progress(done, indexing_text(at, texts))
+
+            messages = library.add(uploads, progress=step, replace=replace, actor=actor_of(request))
             names = [d[0] for d in library.documents()]
             asks = any(m.startswith(ASKS_TO_REPLACE) for m in messages)
-            status_text = "\n\n".join(inert_markdown(m) for m in messages)
+            status_text = "\n\n".join(inert_markdown(in_language(m, shown)) for m in messages)
             return status_text, library.documents(), gr.update(choices=names), gr.update(visible=asks)
 
-        def on_upload(paths: list[str] | None, request, progress=gr.Progress()):
-            return index_uploads(paths, request, progress, replace=False)
+        def on_upload(paths: list[str] | None, request, progress=gr.Progress(), shown=None):
+            return index_uploads(paths, request, progress, replace=False, shown=shown)  # shown: the page's language
 
-        def on_replace(paths: list[str] | None, request, progress=gr.Progress()):
-            return index_uploads(paths, request, progress, replace=True)
+        def on_replace(paths: list[str] | None, request, progress=gr.Progress(), shown=None):
+            return index_uploads(paths, request, progress, replace=True, shown=shown)
 
-        def on_remove(name: str | None, request):
+        def on_remove(name: str | None, request, shown=None):
             if name or library.read_only:
                 message = library.remove(name or "", actor=actor_of(request))  # read-only: refused, whatever the name
             else:
-                message = "Choose a document first."
+                message = texts_of(shown).choose_document
             names = [d[0] for d in library.documents()]
-            return inert_markdown(message), library.documents(), gr.update(choices=names, value=None)
+            return (
+                inert_markdown(in_language(message, shown)),
+                library.documents(),
+                gr.update(choices=names, value=None),
+            )
 
         for handler in (on_upload, on_replace, on_remove):
             # gradio passes the request (client address, user) to a parameter annotated gr.Request; the
             # annotation is given here, where gradio is imported, as this module's are strings
             handler.__annotations__["request"] = gr.Request
         outputs = [status, table, choice, confirm]  # a Row is no API output: the API returns the first three
-        upload.click(on_upload, [files], outputs, api_name="upload")
-        replace.click(on_replace, [files], outputs, api_name="replace")
-        kept = ("Nothing was changed.", gr.update(visible=False))
-        keep.click(lambda: kept, None, [status, confirm], api_visibility="private")
-        remove.click(on_remove, [choice], [status, table, choice], api_name="remove")
+        private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+
+        def emptied_unless_asked(said: str):  # a gradio update
+            """The upload box, emptied once indexing ended, unless it asks to confirm a replacement."""
+            return gr.update() if ASKS_TO_REPLACE in (said or "") else gr.update(value=None)
+
+        for button, handler, name in ((upload, on_upload, "upload"), (replace, on_replace, "replace")):
+            # the old status goes first; the language is the page's (the API, with no page, gets English)
+            button.click(lambda: "", None, status, **private).then(
+                handler, [files, shown_language], outputs, api_name=name
+            ).then(emptied_unless_asked, status, files, **private)
+        files.upload(lambda: "", None, status, **private)
+        kept = (status, confirm)
+        keep.click(lambda shown: (texts_of(shown).kept, gr.update(visible=False)), shown_language, kept, **private)
+        remove.click(on_remove, [choice, shown_language], [status, table, choice], api_name="remove")
         gr.api(ask, api_name="ask")
         demo.load(
             lambda: gr.update(choices=[d[0] for d in library.documents()]), None, choice, api_visibility="private"
         )
+
+        # ---- the document viewer: a citation's button puts {"doc", "start", "end"} into the hidden box
+        def open_citation(value: str, shown: str | None) -> str:
+            target = cite_target(value)
+            texts = texts_of(shown)
+            if target is None:
+                return f'<p class="viewer-hint">{texts.viewer_hint}</p>'
+            return library.view(*target, texts)
+
+        cited.change(open_citation, [cited, shown_language], viewer, api_visibility="private")
+
+        # ---- 👍/👎: kept with the question, the answer and its sources (``library.feedback``)
+        def on_like(history: list[Any], shown: str | None, data) -> None:  # data: gradio.LikeData
+            liked = data.liked if isinstance(data.liked, bool) else None
+            index = data.index if isinstance(data.index, int) else None
+            asked = None if index is None else rated_question(history, index)
+            if liked is None or asked is None:
+                return
+            try:
+                library.rate(liked, asked[0], asked[1], interface_language(shown))
+            except (QuestionError, OSError) as exc:
+                _log(f"feedback not recorded: {exc}")
+
+        on_like.__annotations__["data"] = gr.LikeData
+        chatbot.like(on_like, [chatbot, shown_language], None, api_visibility="private")
+
+        # ---- the conversation open when the page was left comes back on reload
+        # (which one is open: saved after each answer, chosen from the list, or none after "new" or "clear")
+        # (kept as {"open": index}: the page's store keeps no bare 0)
+        chat_ui.saved_conversations.change(lambda i: {"open": i}, chat_ui.conversation_id, current, **private)
+        chat_ui.chat_history_dataset.click(lambda i: {"open": i}, chat_ui.chat_history_dataset, current, **private)
+        chat_ui.new_chat_button.click(lambda: {"open": None}, None, current, **private)
+        chatbot.clear(lambda: {"open": None}, None, current, **private)
+
+        def reopen(conversations: list[Any] | None, opened: Any):  # gradio updates
+            index = opened.get("open") if isinstance(opened, dict) else None
+            if isinstance(index, int) and conversations and 0 <= index < len(conversations):
+                return index, conversations[index]
+            return None, []
+
+        demo.load(reopen, [chat_ui.saved_conversations, current], [chat_ui.conversation_id, chatbot], **private).then(
+            lambda x: (x, x), chatbot, [chat_ui.chatbot_state, chat_ui.chatbot_value], **private
+        )
+
+        # ---- one language at a time: the browser's, or the one chosen (kept in localStorage)
+        def relabel(value: str | None, showing: str | None):  # gradio updates
+            t = texts_of(value)
+            hint = 'class="viewer-hint"' in (showing or "") or not showing
+            return (
+                t.title,
+                gr.update(label=t.language),
+                gr.update(label=t.settings),
+                gr.update(label=t.sources),
+                gr.update(placeholder=t.placeholder, submit_btn=t.send),
+                gr.update(value=t.new_chat),
+                f"#### {t.viewer}",
+                gr.update(label=t.documents),
+                t.read_only,
+                gr.update(label=t.indexed, headers=list(t.headers)),
+                gr.update(label=t.upload),
+                gr.update(value=t.index_button),
+                gr.update(value=t.replace),
+                gr.update(value=t.keep),
+                gr.update(label=t.remove_choice),
+                gr.update(value=t.remove),
+                f'<p class="viewer-hint">{t.viewer_hint}</p>' if hint else gr.update(),
+            )
+
+        # (not the chatbot: an update of its props made the page show new user messages unescaped)
+        relabelled = [heading, lang, settings, sources, box, chat_ui.new_chat_button, viewer_title]
+        relabelled += [documents, read_only_note, table, files, upload, replace, keep, choice, remove, viewer]
+        lang.change(relabel, [lang, viewer], relabelled, js=_SAVE_LANGUAGE, **private).then(
+            lambda value: value, lang, shown_language, **private
+        )
+        demo.load(None, None, lang, js=_BROWSER_LANGUAGE)
     return demo
+
+
+# the language chosen before, else the browser's first: "zh" for any Chinese, else "en"
+_BROWSER_LANGUAGE = """() => {
+  const saved = localStorage.getItem("qa-assistant-language");
+  if (saved === "zh" || saved === "en") return saved;
+  return (navigator.languages || [navigator.language]).join(",").toLowerCase().startsWith("zh") ? "zh" : "en";
+}"""
+_SAVE_LANGUAGE = """(value, showing) => {
+  if (value === "zh" || value === "en") {
+    localStorage.setItem("qa-assistant-language", value);
+    document.documentElement.lang = value === "zh" ? "zh-CN" : "en";
+  }
+  return [value, showing];
+}"""
 
 
 def actor_of(request: Any) -> Actor:
@@ -485,6 +760,8 @@ def serve(  # the launched gradio Blocks
 
     library.warm_up()
     demo = build_app(library)
+    css = (ASSETS / "app.css").read_text(encoding="utf-8")
+    script = (ASSETS / "app.js").read_text(encoding="utf-8")
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
     guard = GuardSettings(host, tuple(allowed_hosts), library.read_only, limits)
     demo.launch(
@@ -497,6 +774,8 @@ def serve(  # the launched gradio Blocks
         auth_message="qa-assistant: sign in to ask the documents",
         max_file_size=0 if library.read_only else MAX_UPLOAD_BYTES,
         show_error=False,
+        css=css,
+        head=f"<script>{script}</script>",
         app_kwargs={"middleware": [Middleware(Guard, settings=guard)]},
     )
     return demo

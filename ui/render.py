@@ -1,14 +1,20 @@
 """Rendering an ``Answer`` for the chat: Markdown with a little inline HTML, every document
-character escaped. Pure functions, in the question's language.
+character escaped. Pure functions, in the interface's language (the question's where none is given).
 
 Document text is made inert twice over: HTML-escaped everywhere, and in the Markdown lines (the
 answer, the quote, the place) its Markdown punctuation is backslash-escaped too, so that a document
 holding ``![x](http://…)`` or ``[a](javascript:…)`` shows those characters instead of an image or a
 link. Source cards are one-line HTML blocks (Markdown is not read inside them), so their newlines
-become ``<br>``: a blank line would end the block."""
+become ``<br>``: a blank line would end the block.
+
+Each citation (the quote's place, each source card) carries a ``button.cite`` whose ``value`` is
+``{"doc", "start", "end"}`` as JSON (the chat's sanitiser keeps ``value`` and ``title`` but drops
+``data-`` and ``aria-`` attributes): the page opens the document viewer there when it is clicked
+(``ui/app.js``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 
@@ -21,12 +27,16 @@ TEXTS = {
         "nearest": "最接近的段落：",
         "sources": "来源",
         "start": "文首",
+        "open": "原文",
+        "open_label": "在阅读器中打开 {doc}（{where}）",
     },
     "en": {
         "refusal": "The documents do not say",
         "nearest": "Nearest passages:",
         "sources": "Sources",
         "start": "start",
+        "open": "open",
+        "open_label": "open {doc} at {where} in the viewer",
     },
 }
 
@@ -56,6 +66,16 @@ def highlighted_quote(quote: Quote) -> str:
     return f"{inert_markdown(text[:a])}<mark>{inert_markdown(text[a:b])}</mark>{inert_markdown(text[b:])}"
 
 
+def cite_button(doc: str, start: int, end: int, locator: str, texts: dict[str, str]) -> str:
+    """The button that opens the viewer at ``doc[start:end]``; its title says where."""
+    label = texts["open_label"].format(doc=doc, where=locator or texts["start"])
+    target = json.dumps({"doc": doc, "start": start, "end": end}, ensure_ascii=False)
+    return (
+        f'<button type="button" class="cite" value="{inert_html(target)}"'
+        f' title="{inert_html(label)}">{texts["open"]}</button>'
+    )
+
+
 def source_card(number: int, source: Source, quote: Quote | None, texts: dict[str, str]) -> str:
     """A numbered, expandable card: document and place, the whole passage with the quote marked."""
     where = inert_html(source.locator or texts["start"])
@@ -65,13 +85,15 @@ def source_card(number: int, source: Source, quote: Quote | None, texts: dict[st
         text = source.text
         body = f"{inert_html(text[:a])}<mark>{inert_html(text[a:b])}</mark>{inert_html(text[b:])}"
     doc = inert_html(source.doc)
-    return f'<details class="source"><summary>[{number}] {doc} · {where}</summary><p>{body}</p></details>'
+    cite = cite_button(source.doc, source.start, source.end, source.locator, texts)
+    return f'<details class="source"><summary>[{number}] {doc} · {where} {cite}</summary><p>{body}</p></details>'
 
 
-def render_answer(answer: Answer, max_sources: int = 3) -> str:
+def render_answer(answer: Answer, max_sources: int = 3, lang: str | None = None) -> str:
     """The chat message for an answer: the short answer in bold, the quote with the answer
-    highlighted and where it stands, then source cards; or a plain refusal with the nearest passages."""
-    texts = TEXTS[language(answer.question)]
+    highlighted and where it stands, then source cards; or a plain refusal with the nearest passages.
+    Labelled in ``lang`` ("zh" or "en"), else in the question's language."""
+    texts = TEXTS[lang if lang in TEXTS else language(answer.question)]
     sources = answer.sources[: max(0, max_sources)]
     if answer.found and answer.quote is not None:
         quote = answer.quote
@@ -80,7 +102,8 @@ def render_answer(answer: Answer, max_sources: int = 3) -> str:
             "",
             f"> {highlighted_quote(quote)}",
             "",
-            f"— {inert_markdown(quote.doc)}, {inert_markdown(quote.locator or texts['start'])}",
+            f"— {inert_markdown(quote.doc)}, {inert_markdown(quote.locator or texts['start'])} "
+            + cite_button(quote.doc, quote.start, quote.end, quote.locator, texts),
         ]
         cards = [source_card(i, s, quote, texts) for i, s in enumerate(sources, 1)]
         if cards:
