@@ -566,17 +566,17 @@ def _whole_number(value: str | None, default: int) -> int:
 
 
 class _Body(_Part):
-    """``document.xml`` read as python-docx reads it: the paragraphs directly in the body (with their
-    style, for headings), then each row of the tables directly in the body, a cell spanning columns
-    repeated once per column and a vertically merged cell given the text of the cell above it."""
+    """``document.xml`` read as python-docx reads it, in the body's order: each paragraph directly in
+    the body (with its style, for headings) and each row of the tables directly in the body, at their
+    place among the paragraphs; a cell spanning columns repeated once per column and a vertically
+    merged cell given the text of the cell above it."""
 
     ROLES = _BODY_ROLES
     TEXT_ROLE = "t"
 
     def __init__(self, budget: _Budget, styles: _Styles | None) -> None:
         super().__init__(budget)
-        self.paragraphs: list[str] = []  # each as a line: "## text" for a heading
-        self.rows: list[str] = []
+        self.lines: list[str] = []  # a paragraph ("## text" for a heading) or a table row ("a | b") each
         self._styles = styles
         self._headings: dict[str | None, str] = {}  # style id → "## " or ""
         self._style: str | None = None
@@ -617,7 +617,7 @@ class _Body(_Part):
             if text:
                 text = self._heading(self._style) + text
             self.budget.wrote(len(text) + 1)
-            self.paragraphs.append(text)
+            self.lines.append(text)
         elif role == "cp":
             self._cell_paragraphs.append("".join(self.text))
         elif role == "tc":
@@ -633,7 +633,7 @@ class _Body(_Part):
             cells.append(shown)
             column += span
         self.budget.wrote(sum((len(text) + 3) * span for text, span in cells))
-        self.rows.append(" | ".join(text for text, span in cells for _ in range(span)))
+        self.lines.append(" | ".join(text for text, span in cells for _ in range(span)))
         self._above = row
 
     def _heading(self, style_id: str | None) -> str:
@@ -666,7 +666,7 @@ def _read_docx(archive: zipfile.ZipFile, budget: _Budget) -> str:
         if target is not None and (path := _part_path(folder, target)) in names:
             styles = _parse_part(archive, path, _Styles(budget), budget)
     body = _parse_part(archive, main, _Body(budget, styles), budget)
-    return "\n".join(body.paragraphs + body.rows)
+    return "\n".join(body.lines)
 
 
 def _docx_text(path: Path, size: int, limits: ReadLimits) -> str:

@@ -21,6 +21,7 @@ import docx
 import pytest
 from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
+from docx.table import Table as DocxTable
 
 from qa.documents import DocumentError, ReadLimits, html_to_text, read_document
 
@@ -221,19 +222,20 @@ def test_a_dtd_or_entity_is_refused(tmp_path, declaration):
 
 
 def python_docx_text(path: Path) -> str:
-    """The reader this module replaced (python-docx, the whole XML tree in memory): the reference."""
+    """The reader this module replaced (python-docx, the whole XML tree in memory): the reference, with
+    the body's paragraphs and tables in their order (tables were once appended after the paragraphs)."""
     document = docx.Document(str(path))
     lines = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
-        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+    for block in document.iter_inner_content():
+        if isinstance(block, DocxTable):
+            lines += [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
+            continue
+        text = block.text.strip()
+        style = (block.style.name or "").lower() if block.style is not None else ""
         if text and style.startswith("heading"):
             level = "".join(ch for ch in style if ch.isdigit()) or "1"
             text = "#" * min(int(level), 6) + " " + text
         lines.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     return "\n".join(lines)
 
 
@@ -268,11 +270,14 @@ def test_the_streamed_docx_reads_as_python_docx_did(tmp_path):
     table.cell(1, 3).add_table(rows=1, cols=2).cell(0, 0).text = "nested"
     document.add_paragraph("& < > \" ' entities")
     document.add_table(rows=2, cols=2).cell(1, 1).text = "中文 表格"
+    document.add_paragraph("after the tables")
     path = tmp_path / "varied.docx"
     document.save(str(path))
     text = read_document(path).text
     assert text == python_docx_text(path)
     assert "# 行政执法报告" in text and "### heading by id" in text and "| 02 | 03" in text
+    order = [text.index(s) for s in ("char", "| 02 | 03", "entities", "中文 表格", "after the tables")]
+    assert order == sorted(order)
 
 
 # --- HTML -----------------------------------------------------------------------------------
