@@ -149,6 +149,7 @@ def test_a_chinese_pdf_s_passages_name_their_page_and_section(tmp_path: Path) ->
 
 def test_an_answer_across_a_line_break_is_found_and_quoted_with_its_page(tmp_path: Path, encoder) -> None:
     from qa.assistant import Assistant
+    from qa.results import answer_record
 
     path, drawn = chinese_report(tmp_path / "report.pdf")
     assert not any("研发人员占比57%" in line for line in drawn), "the answer's sentence must be drawn broken"
@@ -161,6 +162,13 @@ def test_an_answer_across_a_line_break_is_found_and_quoted_with_its_page(tmp_pat
     assert plan.found and plan.answer is not None and "八亿元" in plan.answer
     assert plan.quote is not None and plan.quote.locator.startswith("第2页 › ")
     assert plan.sources[0].page == 2 and plan.sources[0].locator.startswith("第2页")
+    record = answer_record(plan)
+    assert record["quote"]["page"] == 2 and record["sources"][0]["page"] == 2
+    assistant.save(tmp_path / "store")
+    again = Assistant.load(tmp_path / "store", encoder).ask("第四季度营业收入预计达到多少？")
+    assert again.quote == plan.quote and [s.locator for s in again.sources] == [s.locator for s in plan.sources]
+    row = assistant.ask("一线城市的门店数是多少？")  # a table row, a passage of its own as in DOCX
+    assert row.quote is not None and row.quote.text == "一线城市 | 600 | 120" and row.quote.page == 1
 
 
 ENGLISH = (
