@@ -1,15 +1,18 @@
-"""PDFs read as documents (issue 13, point 2): real PDFs written here with reportlab, a Chinese one
-in its built-in CID font STSong-Light, read back through ``read_document``, split, and asked through
-the real ``Assistant``: paragraphs reflowed across line breaks, pages counted and shown in locators,
-tables read as rows, headings marked by a larger or bold font in the section path."""
+"""PDFs read as documents (issue 13, point 2): real PDFs written here with reportlab, Chinese ones in
+its built-in CID font STSong-Light and, where fonts-wqy-microhei is installed (``.ci/run`` installs
+it), in WenQuanYi Micro Hei embedded as a TrueType subset, read back through ``read_document``, split,
+and asked through the real ``Assistant``: paragraphs reflowed across line breaks, pages counted and
+shown in locators, tables read as rows, headings marked by a larger or bold font in the section path."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from qa.documents import ReadLimits, read_document
@@ -18,6 +21,7 @@ from qa.splitter import split_document
 from qa.types import PAGE_BREAK
 
 SONG = "STSong-Light"
+WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 LEFT, RIGHT, TOP = 72.0, 523.0, 770.0  # A4, one-inch margins
 BODY = 11.0
 
@@ -27,11 +31,9 @@ class Writer:
     by the font's own widths), a first-line indent, headings in a larger or bold font, tables with
     ruling lines, page numbers in the footer."""
 
-    def __init__(self, path: Path, font: str, bold: str | None = None) -> None:
-        if font == SONG:
-            pdfmetrics.registerFont(UnicodeCIDFont(SONG))
+    def __init__(self, path: Path, font: str, bold: str | None = None, chinese: bool = False) -> None:
         self.canvas = Canvas(str(path), pagesize=A4)
-        self.font, self.bold = font, bold or font
+        self.font, self.bold, self.chinese = font, bold or font, chinese
         self.y, self.page = TOP, 1
 
     def line(self, text: str, size: float = BODY, x: float = LEFT, font: str | None = None) -> None:
@@ -55,7 +57,7 @@ class Writer:
         return lines
 
     def wrap(self, text: str, size: float, indent: float) -> list[str]:
-        tokens = list(text) if self.font == SONG else [w + " " for w in text.split(" ")]
+        tokens = list(text) if self.chinese else [w + " " for w in text.split(" ")]
         lines, current, width = [], "", RIGHT - LEFT - indent
         for token in tokens:
             if current and pdfmetrics.stringWidth((current + token).rstrip(), self.font, size) > width:
@@ -94,11 +96,23 @@ FIGURES = "公司总部位于宁波市鄞州区，员工总数为一千二百人
 FILLER = "二〇二三年，公司继续推进数字化转型，完善内部管理制度，加强风险防控，各项业务保持平稳较快发展。"
 
 
-def chinese_report(path: Path) -> tuple[Path, list[str]]:
+def chinese_font(name: str = SONG) -> str:
+    """A registered Chinese font: reportlab's CID font (its widths built in, the font itself left to
+    the reader), or WenQuanYi Micro Hei, embedded as it is in most Chinese PDFs."""
+    if name == SONG:
+        pdfmetrics.registerFont(UnicodeCIDFont(SONG))
+    elif not WQY.exists():
+        pytest.skip(f"{WQY} is missing: apt-get install fonts-wqy-microhei (.ci/run does)")
+    else:
+        pdfmetrics.registerFont(TTFont(name, str(WQY), subfontIndex=0))
+    return name
+
+
+def chinese_report(path: Path, font: str = SONG) -> tuple[Path, list[str]]:
     """Two pages: a title, numbered headings, a paragraph whose key sentence is broken across lines,
     a ruled table, and a second page with its own section. Returns the path and the lines of the
     broken paragraph as drawn."""
-    pdf = Writer(path, SONG)
+    pdf = Writer(path, chinese_font(font), chinese=True)
     pdf.heading("宁波示例公司二〇二三年度报告", size=20)
     pdf.heading("一、公司概况", size=15)
     drawn = pdf.paragraph(FILLER + FIGURES + FILLER)
@@ -114,8 +128,9 @@ def chinese_report(path: Path) -> tuple[Path, list[str]]:
     return path, drawn
 
 
-def test_a_chinese_pdf_keeps_its_paragraphs_pages_headings_and_tables(tmp_path: Path) -> None:
-    path, drawn = chinese_report(tmp_path / "report.pdf")
+@pytest.mark.parametrize("font", [SONG, "WenQuanYi"])
+def test_a_chinese_pdf_keeps_its_paragraphs_pages_headings_and_tables(tmp_path: Path, font: str) -> None:
+    path, drawn = chinese_report(tmp_path / "report.pdf", font)
     assert len(drawn) >= 3 and not any(FIGURES in line for line in drawn), "the sentence must be drawn broken"
     text = read_document(path).text
     assert text.count(PAGE_BREAK) == 2
