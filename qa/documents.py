@@ -374,7 +374,10 @@ def _pdf_layout(path: Path, plain: list[tuple[str, int]], budget: int, limits: R
                     page.close()
     except Exception:
         pages = [Page((), 0, 0, text) for text, _ in plain]
-    return reflow(pages)
+    try:
+        return reflow(pages)
+    except Exception:  # a layout qa.pdf cannot make sense of: the text as pypdf reads it, lost nothing
+        return reflow([Page((), 0, 0, text) for text, _ in plain])
 
 
 def _pdf_pages(path: Path, size: int, limits: ReadLimits) -> list[tuple[str, int]]:

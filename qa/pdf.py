@@ -93,13 +93,18 @@ def join_lines(before: str, after: str) -> str:
     hyphen made whole; else one space."""
     if not before or not after:
         return before + after
-    if before[-1] in "-\u00ad" and len(before) > 1 and before[-2].isalpha() and after[0].islower():
+    if _broken_word(before, after):
         return before[:-1] + after
     if _WIDE_CHAR.match(before[-1]) or _WIDE_CHAR.match(after[0]) or after[0] in _CLOSING:
         return before + after
     if before[-1].isdigit() and after[0].isdigit() and len(_WIDE_CHAR.findall(before)) * 2 > len(before):
         return before + after  # a number in Chinese text, broken where the line was full
     return before + " " + after
+
+
+def _broken_word(before: str, after: str) -> bool:
+    """Whether ``before`` ends with a word that a hyphen breaks onto ``after`` (``reim-`` + ``bursement``)."""
+    return len(before) > 1 and before[-1] in "-\u00ad" and before[-2].isalpha() and after[:1].islower()
 
 
 def _clean(text: str) -> str:
@@ -299,8 +304,8 @@ def _fits(before: Line, after: Line, right: float) -> bool:
     """Whether the first word of ``after`` would have fitted at the end of ``before``, whose text may
     reach ``right``: then ``before`` ended its paragraph by choice, not for want of room."""
     em = max(before.size, 1.0)
-    if join_lines(before.text[-2:], after.text[:1]) == before.text[-2] + after.text[0]:
-        return False  # a word broken by a hyphen
+    if _broken_word(before.text, after.text):
+        return False
     word = after.text.split(" ", 1)[0]
     if _WIDE_CHAR.match(word[0]):
         needed = em

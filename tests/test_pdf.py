@@ -6,9 +6,12 @@ shown in locators, tables read as rows, headings marked by a larger or bold font
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -16,7 +19,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from qa.documents import ReadLimits, read_document
-from qa.pdf import join_lines
+from qa.pdf import Line, Page, join_lines, reflow
 from qa.splitter import split_document
 from qa.types import PAGE_BREAK
 
@@ -239,3 +242,34 @@ def test_a_page_over_the_layout_limit_keeps_its_plain_text(tmp_path: Path) -> No
     text = read_document(path, ReadLimits(max_pdf_layout_chars=50)).text
     assert text.count(PAGE_BREAK) == 2 and "研发人员占比57%" not in text.replace("\n", "#")
     assert "研发人员" in text and "一线城市" in text
+
+
+def _visible(text: str) -> str:
+    """The characters that reflowing keeps whatever it decides: no spaces, page breaks, heading
+    marks, or hyphens (a hyphen that broke a word is dropped)."""
+    return "".join(sorted(ch for ch in text if not ch.isspace() and ch not in "#-\u00ad"))
+
+
+LINE_TEXT = st.text(alphabet=st.sampled_from("ab Zz1-.。，研发人员%"), min_size=1, max_size=40).filter(str.strip)
+LINES = st.lists(
+    st.tuples(LINE_TEXT, st.floats(50, 120), st.floats(150, 560), st.floats(9, 24), st.booleans()),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=int(os.environ.get("QA_FUZZ_EXAMPLES", "200")), deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=4))
+def test_reflow_keeps_every_character_of_the_body(pages: list[list[tuple[str, float, float, float, bool]]]) -> None:
+    """Whatever the lines' places, sizes and fonts, reflowing (away from the page edges, where page
+    numbers are dropped) loses no character and ends every page with one page break."""
+    laid = []
+    for lines in pages:
+        items = []
+        for i, (text, x0, x1, size, bold) in enumerate(lines):
+            top = 200 + i * 30
+            items.append(Line(" ".join(text.split()), x0, max(x0 + 1, x1), top, top + size, size, bold))
+        laid.append(Page(tuple(items), 595, 842))
+    text = reflow(laid)
+    assert text.count(PAGE_BREAK) == len(pages) and text.endswith(PAGE_BREAK)
+    assert _visible(text) == _visible("".join(line.text for page in laid for line in page.items))
