@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import SimpleDocTemplate, TableStyle
+from reportlab.platypus import Table as PlatypusTable
 
 from qa.documents import ReadLimits, read_document
 from qa.pdf import Line, Page, join_lines, reflow
@@ -235,6 +238,18 @@ def test_join_lines() -> None:
     assert join_lines("thirty-", "One Street") == "thirty- One Street"  # not a broken word
     assert join_lines("the average", "time") == "the average time"
     assert join_lines("共计", "120 stores") == "共计120 stores"
+
+
+def test_a_merged_cell_repeats_its_text_in_each_column_and_row_it_covers(tmp_path: Path) -> None:
+    """As a DOCX table's merged cells read: 2023年 over two columns, 地区 down two rows."""
+    font = chinese_font()
+    rows = [["地区", "2023年", ""], ["", "上半年", "下半年"], ["宁波", "100", "120"]]
+    table = PlatypusTable(rows, colWidths=[80] * 3)
+    grid = [("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.5, colors.black)]
+    table.setStyle(TableStyle([*grid, ("SPAN", (1, 0), (2, 0)), ("SPAN", (0, 0), (0, 1))]))
+    SimpleDocTemplate(str(tmp_path / "merged.pdf")).build([table])
+    text = read_document(tmp_path / "merged.pdf").text
+    assert text.split("\n")[:3] == ["地区 | 2023年 | 2023年", "地区 | 上半年 | 下半年", "宁波 | 100 | 120"]
 
 
 def test_a_page_over_the_layout_limit_keeps_its_plain_text(tmp_path: Path) -> None:
