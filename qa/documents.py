@@ -66,6 +66,8 @@ class ReadLimits:
             raise ValueError(f"min_unpacked_bytes must not exceed max_unpacked_bytes: {self}")
         if min(self.max_pdf_pages, self.pdf_content_ratio, self.max_pdf_stream_operands) < 1:
             raise ValueError(f"limits must be positive: {self}")
+        if min(self.max_pdf_layout_chars, self.max_pdf_layout_page_bytes, self.min_pdf_layout_bytes) < 0:
+            raise ValueError(f"layout limits must not be negative (0 lays out no page): {self}")
         if not 1 <= self.min_pdf_content_bytes <= self.max_pdf_content_bytes:
             raise ValueError(f"min_pdf_content_bytes must not exceed max_pdf_content_bytes: {self}")
 

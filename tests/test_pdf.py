@@ -215,6 +215,8 @@ def english_report(path: Path) -> Path:
             "team checked them against the claims register before they were published."
         )
     pdf.paragraph(ENGLISH, indent=0)
+    pdf.heading("Outlook", size=BODY, bold=True)
+    pdf.paragraph("Claims are expected to rise by a tenth next year as the new offices open.")
     pdf.save()
     return path
 
@@ -230,6 +232,8 @@ def test_an_english_pdf_joins_hyphenated_words_and_paragraphs_across_pages(tmp_p
     assert settled.locator == "p. 1 › Annual Claims Report › Settlement times"
     (run_on,) = [p for p in split.passages if "ninety-two percent" in doc.text[p.span.start : p.span.end]]
     assert run_on.page == 1 and run_on.locator.startswith("p. 1 › ")
+    (outlook,) = [p for p in split.passages if "expected to rise" in doc.text[p.span.start : p.span.end]]
+    assert outlook.locator == "p. 2 › Annual Claims Report › Outlook"
 
 
 def test_join_lines() -> None:
@@ -257,6 +261,8 @@ def test_a_page_over_the_layout_limit_keeps_its_plain_text(tmp_path: Path) -> No
     text = read_document(path, ReadLimits(max_pdf_layout_chars=50)).text
     assert text.count(PAGE_BREAK) == 2 and "研发人员占比57%" not in text.replace("\n", "#")
     assert "研发人员" in text and "一线城市" in text
+    with pytest.raises(ValueError, match="layout limits must not be negative"):
+        ReadLimits(max_pdf_layout_page_bytes=-1)
 
 
 def _visible(text: str) -> str:
