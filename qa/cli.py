@@ -242,8 +242,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user.strip(), password
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """Whether ``host:port`` is taken by another server (bound as uvicorn binds it, address reuse on)."""
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (bound as uvicorn binds it, address reuse on),
+    in one line; None where it can."""
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -252,8 +253,12 @@ def port_in_use(host: str, port: int) -> bool:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is in use; pass --port N"
+            if exc.errno == errno.EACCES:
+                return f"port {port} is not open to this user; pass --port N (1024 or above)"
+            return f"cannot serve on {host}:{port} ({exc.strerror or exc}); check --host and --port"
+    return None
 
 
 def wait_until_accepting(host: str, port: int, seconds: float = 60.0) -> None:
@@ -276,9 +281,8 @@ def wait_until_accepting(host: str, port: int, seconds: float = 60.0) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import LOOPBACK, Library, serve
 
-    busy = f"port {args.port} is in use; pass --port N"
-    if port_in_use(args.host, args.port):
-        raise CliError(busy)  # before the index is loaded: a busy port is told at once
+    if problem := port_problem(args.host, args.port):
+        raise CliError(problem)  # before the index is loaded: a busy port is told at once
     auth = parse_auth(args.auth or os.environ.get("QA_AUTH"))
     if args.host not in LOOPBACK and auth is None:
         print(
@@ -295,7 +299,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo = serve(library, args.host, args.port, block=False, auth=auth, allowed_hosts=tuple(args.allowed_host))
     except OSError as exc:  # taken since the check above (gradio says "Cannot find empty port")
         if "empty port" in str(exc) or exc.errno == errno.EADDRINUSE:
-            raise CliError(busy) from None
+            raise CliError(f"port {args.port} is in use; pass --port N") from None
         raise
     wait_until_accepting(args.host, args.port)
     print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr, flush=True)

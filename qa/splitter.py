@@ -152,7 +152,7 @@ def split_document(doc: Document) -> SplitDocument:
     stack: list[tuple[int, str]] = []
     passages: list[Passage] = []
     sentences: list[tuple[Span, int]] = []
-    breaks = [i for i, ch in enumerate(text) if ch == PAGE_BREAK] if PAGE_BREAK in text else None
+    breaks = [m.start() for m in re.finditer(PAGE_BREAK, text)] if PAGE_BREAK in text else None
     chinese = breaks is not None and cjk_ratio(text) >= CHINESE_RATIO
 
     def page(offset: int) -> int:

@@ -73,3 +73,11 @@ def test_a_port_taken_where_gradio_looks_is_the_same_one_line(tmp_path):
     assert server.returncode == 2, err
     assert err.splitlines()[-1] == f"qa: error: port {port} is in use; pass --port N", err
     assert "Traceback" not in err and "GRADIO_SERVER_PORT" not in err
+
+
+def test_a_host_not_on_this_machine_is_one_line_and_exit_2(tmp_path):
+    server = serve(free_port(), tmp_path / "store", "--host", "192.0.2.1")  # TEST-NET-1: never local
+    _, err = server.communicate(timeout=120)
+    assert server.returncode == 2, err
+    (line,) = err.splitlines()
+    assert line.startswith("qa: error: cannot serve on 192.0.2.1:") and line.endswith("; check --host and --port")
