@@ -4,8 +4,8 @@ character (pdfplumber): lines reflowed into paragraphs, tables read as rows, hea
 - Lines of one paragraph are joined: with no space where either side is Chinese (or other wide
   script), a hyphen that ends an English line before a lower-case word is dropped (``reimburse-`` +
   ``ment`` → ``reimbursement``), other lines are joined by a space. A paragraph ends at a line that
-  stops short of the right margin, before an indented line, a wider gap, a list mark or a heading,
-  and may run on onto the next page.
+  had room for the next line's first word (so it ended by choice), before an indented line, a wider
+  gap, a list mark or a heading; it may run on onto the next page.
 - A line in a font clearly larger than the body's, or bold where the body is not, and short enough
   to be one, is a heading: written as a Markdown heading (``## 二、分城市数据``), one ``#`` for the
   largest size, so the splitter puts it in the section path of the passages below it.
@@ -119,7 +119,7 @@ def _line(raw: dict[str, Any]) -> Line | None:
     text = _clean(raw.get("text", ""))
     if not chars or not text:
         return None
-    sizes = Counter(round(float(c.get("size", 0.0)), 1) for c in chars)
+    sizes = Counter(round(float(c.get("size", 0.0)) * 2) / 2 for c in chars)  # to the half point
     bold = sum(1 for c in chars if _BOLD.search(str(c.get("fontname", "")))) * 2 > len(chars)
     return Line(
         text,
