@@ -238,7 +238,14 @@ class Assistant:
         span = widen_to_context(span, paragraph_sentences(self.index, i), backward)
         passage = self.index.passages[sentence.passage]
         quote = Quote(
-            sentence.doc, passage.locator, span.start, span.end, doc[span.start : span.end], answer.start, answer.end
+            sentence.doc,
+            passage.locator,
+            span.start,
+            span.end,
+            doc[span.start : span.end],
+            answer.start,
+            answer.end,
+            passage.page,
         )
         return quote, sentence.passage, fused.get(i, retrieved.hits[0].score)
 
@@ -265,4 +272,5 @@ class Assistant:
 
     def _source(self, passage_index: int, score: float) -> Source:
         p = self.index.passages[passage_index]
-        return Source(p.doc, p.locator, p.span.start, p.span.end, self.index.text(p.doc, p.span), round(score, 4))
+        text = self.index.text(p.doc, p.span)
+        return Source(p.doc, p.locator, p.span.start, p.span.end, text, round(score, 4), p.page)

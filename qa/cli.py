@@ -10,6 +10,7 @@ that needs them.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -273,9 +274,47 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user.strip(), password
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (bound as uvicorn binds it, address reuse on),
+    in one line; None where it can."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is in use; pass --port N"
+            if exc.errno == errno.EACCES:
+                return f"port {port} is not open to this user; pass --port N (1024 or above)"
+            return f"cannot serve on {host}:{port} ({exc.strerror or exc}); check --host and --port"
+    return None
+
+
+def wait_until_accepting(host: str, port: int, seconds: float = 60.0) -> None:
+    """Return once ``host:port`` accepts a connection (the loopback address for a wildcard host)."""
+    import socket
+    import time
+
+    target = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((target, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise CliError(f"the server did not accept connections on port {port} within {seconds:.0f} s") from None
+            time.sleep(0.05)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import LOOPBACK, Library, serve
 
+    if problem := port_problem(args.host, args.port):
+        raise CliError(problem)  # before the index is loaded: a busy port is told at once
     auth = parse_auth(args.auth or os.environ.get("QA_AUTH"))
     if args.host not in LOOPBACK and auth is None:
         log.warning(
@@ -287,8 +326,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     mode = ", read-only" if args.read_only else ""
     login = ", login required" if auth else ""
-    print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr)
-    serve(library, args.host, args.port, auth=auth, allowed_hosts=tuple(args.allowed_host))
+    try:
+        demo = serve(library, args.host, args.port, block=False, auth=auth, allowed_hosts=tuple(args.allowed_host))
+    except OSError as exc:  # taken since the check above (gradio says "Cannot find empty port")
+        if "empty port" in str(exc) or exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {args.port} is in use; pass --port N") from None
+        raise
+    wait_until_accepting(args.host, args.port)
+    print(f"serving on http://{args.host}:{args.port}/{mode}{login} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    demo.block_thread()
     return 0
 
 

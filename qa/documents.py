@@ -34,7 +34,12 @@ class ReadLimits:
     ``pdf_content_ratio`` times its size in all (never less than ``min_pdf_content_bytes``, never more
     than ``max_pdf_content_bytes``), counted page by page before the page is parsed: pypdf parses a
     content stream at about 1.5 MB a second and holds some 30 bytes for each byte it parses. Its text
-    is no longer than that either, and one content stream holds at most ``max_pdf_stream_operands``."""
+    is no longer than that either, and one content stream holds at most ``max_pdf_stream_operands``.
+    Within these limits the pages are laid out (``qa.pdf``: paragraphs, headings, tables) by pdfplumber,
+    which takes some 10 times longer than pypdf and holds about a kilobyte for each character, as long
+    as a page's text is at most ``max_pdf_layout_chars`` and its content at most
+    ``max_pdf_layout_page_bytes``, and the content laid out so far at most ``pdf_content_ratio`` times
+    the file's size (never less than ``min_pdf_layout_bytes``); other pages keep pypdf's text."""
 
     max_file_bytes: int = MAX_FILE_BYTES
     unpack_ratio: int = 20
@@ -50,6 +55,9 @@ class ReadLimits:
     min_pdf_content_bytes: int = 2 * 1024 * 1024
     max_pdf_content_bytes: int = 64 * 1024 * 1024
     max_pdf_stream_operands: int = 500_000  # pypdf allows 2,000,000: 7 s and 320 MB
+    max_pdf_layout_chars: int = 50_000  # a dense page of text holds about 5,000
+    max_pdf_layout_page_bytes: int = 256 * 1024  # a dense page of text decodes to some 20-100 KB
+    min_pdf_layout_bytes: int = 256 * 1024
 
     def __post_init__(self) -> None:
         if min(self.max_file_bytes, self.unpack_ratio, self.min_unpacked_bytes, self.max_xml_elements) < 1:
@@ -58,12 +66,18 @@ class ReadLimits:
             raise ValueError(f"min_unpacked_bytes must not exceed max_unpacked_bytes: {self}")
         if min(self.max_pdf_pages, self.pdf_content_ratio, self.max_pdf_stream_operands) < 1:
             raise ValueError(f"limits must be positive: {self}")
+        if min(self.max_pdf_layout_chars, self.max_pdf_layout_page_bytes, self.min_pdf_layout_bytes) < 0:
+            raise ValueError(f"layout limits must not be negative (0 lays out no page): {self}")
         if not 1 <= self.min_pdf_content_bytes <= self.max_pdf_content_bytes:
             raise ValueError(f"min_pdf_content_bytes must not exceed max_pdf_content_bytes: {self}")
 
     def pdf_content_bytes(self, file_bytes: int) -> int:
         """The most the page content of a PDF of ``file_bytes`` may decode to, all pages together."""
         return min(max(self.pdf_content_ratio * file_bytes, self.min_pdf_content_bytes), self.max_pdf_content_bytes)
+
+    def pdf_layout_bytes(self, file_bytes: int) -> int:
+        """The most page content of a PDF of ``file_bytes`` laid out by pdfplumber, all pages together."""
+        return min(max(self.pdf_content_ratio * file_bytes, self.min_pdf_layout_bytes), self.max_pdf_content_bytes)
 
     def unpacked_bytes(self, file_bytes: int) -> int:
         """The most a compressed file of ``file_bytes`` may unpack to."""
@@ -329,12 +343,52 @@ def _pdf_limit_message(name: str, said: str, limits: ReadLimits, most: int) -> s
 
 
 def _pdf_text(path: Path, size: int, limits: ReadLimits) -> str:
-    """The text of each page, a blank line between pages. Before a page is parsed its content is
-    decoded and counted against what a file of this size may decode to; past that, or past the page
-    or operand limits, the file is refused in one line."""
+    """The text of a PDF, laid out by ``qa.pdf`` (paragraphs, headings, table rows; each page ended by a
+    form feed), once pypdf has read it within the limits."""
+    return _pdf_layout(path, _pdf_pages(path, size, limits), limits.pdf_layout_bytes(size), limits)
+
+
+def _pdf_layout(path: Path, plain: list[tuple[str, int]], budget: int, limits: ReadLimits) -> str:
+    """The pages, given as pypdf's text and the bytes of content of each, laid out by ``qa.pdf`` while
+    the content laid out stays within ``budget``. A page over the limits of one page, past the budget,
+    or that pdfplumber cannot read keeps its plain text; so does the whole file where pdfplumber
+    cannot open it or counts its pages otherwise."""
+    import logging
+
+    import pdfplumber
+
+    from qa.pdf import Page, read_page, reflow
+
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)  # its warnings on odd files are not ours to print
+    pages: list[Page] = []
+    try:
+        with pdfplumber.open(path) as pdf:
+            if len(pdf.pages) != len(plain):
+                raise ValueError("pdfplumber counts the pages otherwise")
+            for page, (text, content) in zip(pdf.pages, plain, strict=True):
+                budget -= content
+                small = len(text) <= limits.max_pdf_layout_chars and content <= limits.max_pdf_layout_page_bytes
+                try:
+                    pages.append(read_page(page) if small and budget >= 0 else Page((), 0, 0, text))
+                except Exception:  # pdfminer raises many types on malformed pages
+                    pages.append(Page((), 0, 0, text))
+                finally:
+                    page.close()
+    except Exception:
+        pages = [Page((), 0, 0, text) for text, _ in plain]
+    try:
+        return reflow(pages)
+    except Exception:  # a layout qa.pdf cannot make sense of: the text as pypdf reads it, lost nothing
+        return reflow([Page((), 0, 0, text) for text, _ in plain])
+
+
+def _pdf_pages(path: Path, size: int, limits: ReadLimits) -> list[tuple[str, int]]:
+    """pypdf's text of each page, and the bytes its content decodes to. Before a page is parsed its
+    content is decoded and counted against what a file of this size may decode to; past that, or past
+    the page or operand limits, the file is refused in one line."""
     most = limits.pdf_content_bytes(size)
     decoded = chars = 0
-    pages: list[str] = []
+    pages: list[tuple[str, int]] = []
     try:
         from pypdf import PdfReader
         from pypdf.errors import LimitReachedError
@@ -348,7 +402,8 @@ def _pdf_text(path: Path, size: int, limits: ReadLimits) -> str:
                     )
                 for page in reader.pages:
                     content = page.get_contents()
-                    decoded += 0 if content is None else len(content.get_data())
+                    length = 0 if content is None else len(content.get_data())
+                    decoded += length
                     del content
                     if decoded > most:
                         raise DocumentError(
@@ -359,7 +414,7 @@ def _pdf_text(path: Path, size: int, limits: ReadLimits) -> str:
                     chars += len(text)
                     if chars > most:
                         raise DocumentError(f"{path.name}: its text would be over {most} characters; refusing")
-                    pages.append(text.strip())
+                    pages.append((text.strip(), length))
             except LimitReachedError as exc:
                 raise DocumentError(_pdf_limit_message(path.name, str(exc), limits, most)) from None
     except DocumentError:
@@ -367,7 +422,7 @@ def _pdf_text(path: Path, size: int, limits: ReadLimits) -> str:
     except Exception as exc:  # pypdf raises many types on malformed files
         message = " ".join(str(exc).split())
         raise DocumentError(f"{path.name}: cannot read PDF ({type(exc).__name__}: {message})") from None
-    return "\n\n".join(pages)
+    return pages
 
 
 # --- DOCX: streamed out of the archive and parsed element by element -----------------------------
@@ -566,17 +621,17 @@ def _whole_number(value: str | None, default: int) -> int:
 
 
 class _Body(_Part):
-    """``document.xml`` read as python-docx reads it: the paragraphs directly in the body (with their
-    style, for headings), then each row of the tables directly in the body, a cell spanning columns
-    repeated once per column and a vertically merged cell given the text of the cell above it."""
+    """``document.xml`` read as python-docx reads it, in the body's order: each paragraph directly in
+    the body (with its style, for headings) and each row of the tables directly in the body, at their
+    place among the paragraphs; a cell spanning columns repeated once per column and a vertically
+    merged cell given the text of the cell above it."""
 
     ROLES = _BODY_ROLES
     TEXT_ROLE = "t"
 
     def __init__(self, budget: _Budget, styles: _Styles | None) -> None:
         super().__init__(budget)
-        self.paragraphs: list[str] = []  # each as a line: "## text" for a heading
-        self.rows: list[str] = []
+        self.lines: list[str] = []  # a paragraph ("## text" for a heading) or a table row ("a | b") each
         self._styles = styles
         self._headings: dict[str | None, str] = {}  # style id → "## " or ""
         self._style: str | None = None
@@ -617,7 +672,7 @@ class _Body(_Part):
             if text:
                 text = self._heading(self._style) + text
             self.budget.wrote(len(text) + 1)
-            self.paragraphs.append(text)
+            self.lines.append(text)
         elif role == "cp":
             self._cell_paragraphs.append("".join(self.text))
         elif role == "tc":
@@ -633,7 +688,7 @@ class _Body(_Part):
             cells.append(shown)
             column += span
         self.budget.wrote(sum((len(text) + 3) * span for text, span in cells))
-        self.rows.append(" | ".join(text for text, span in cells for _ in range(span)))
+        self.lines.append(" | ".join(text for text, span in cells for _ in range(span)))
         self._above = row
 
     def _heading(self, style_id: str | None) -> str:
@@ -666,7 +721,7 @@ def _read_docx(archive: zipfile.ZipFile, budget: _Budget) -> str:
         if target is not None and (path := _part_path(folder, target)) in names:
             styles = _parse_part(archive, path, _Styles(budget), budget)
     body = _parse_part(archive, main, _Body(budget, styles), budget)
-    return "\n".join(body.paragraphs + body.rows)
+    return "\n".join(body.lines)
 
 
 def _docx_text(path: Path, size: int, limits: ReadLimits) -> str:

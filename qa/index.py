@@ -226,6 +226,7 @@ class CorpusIndex:
                             "title": p.title,
                             "section": list(p.section),
                             "item": p.item,
+                            **({"page": p.page, "chinese": p.chinese} if p.page else {}),
                         },
                         ensure_ascii=False,
                     )
@@ -296,7 +297,15 @@ class CorpusIndex:
                 documents = [make_document(r["name"], r["text"]) for r in map(json.loads, f)]
             with open(data / "passages.jsonl", encoding="utf-8") as f:
                 passages = [
-                    Passage(r["doc"], Span(r["start"], r["end"]), r["title"], tuple(r["section"]), r["item"])
+                    Passage(
+                        r["doc"],
+                        Span(r["start"], r["end"]),
+                        r["title"],
+                        tuple(r["section"]),
+                        r["item"],
+                        r.get("page", 0),
+                        r.get("chinese", False),
+                    )
                     for r in map(json.loads, f)
                 ]
             rows = np.load(data / "sentences.npy")

@@ -25,9 +25,18 @@ def answer_record(answer: Answer, question_id: str | None = None) -> dict[str, A
             "text": answer.quote.text,
             "answer_start": answer.quote.answer_start,
             "answer_end": answer.quote.answer_end,
+            **({"page": answer.quote.page} if answer.quote.page else {}),
         },
         sources=[
-            {"doc": s.doc, "locator": s.locator, "start": s.start, "end": s.end, "text": s.text, "score": s.score}
+            {
+                "doc": s.doc,
+                "locator": s.locator,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "score": s.score,
+                **({"page": s.page} if s.page else {}),
+            }
             for s in answer.sources
         ],
         latency_ms=answer.latency_ms,

@@ -3,18 +3,24 @@
 A line is a paragraph. Headings (``一、`` ``(二)`` ``（三）`` ``1.`` ``(1)`` and Markdown ``#``) are
 kept as the section path of the passages below them, not as passages of their own. A paragraph is
 cut at its ``一是/二是…`` items; a long paragraph or item is cut into windows of whole sentences.
+A form feed ends a page (``qa.pdf`` ends each page of a PDF with one): a passage is on the page it
+starts on, counted from 1, and its locator names that page (第2页 in a Chinese document, p. 2 else).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
-from qa.types import Document, Passage, Sentence, Span
+from qa.text import cjk_ratio
+from qa.types import PAGE_BREAK, Document, Passage, Sentence, Span
 
 MAX_PASSAGE_CHARS = 360
 MAX_SENTENCE_CHARS = 240
 MAX_HEADING_CHARS = 60
+CHINESE_RATIO = 0.3  # of a document's letters, the share of Chinese characters that makes it Chinese
 
 _CN_NUM = "一二三四五六七八九十百零〇两"
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
@@ -146,6 +152,11 @@ def split_document(doc: Document) -> SplitDocument:
     stack: list[tuple[int, str]] = []
     passages: list[Passage] = []
     sentences: list[tuple[Span, int]] = []
+    breaks = [m.start() for m in re.finditer(PAGE_BREAK, text)] if PAGE_BREAK in text else None
+    chinese = breaks is not None and cjk_ratio(text) >= CHINESE_RATIO
+
+    def page(offset: int) -> int:
+        return 0 if breaks is None else bisect_right(breaks, offset) + 1
 
     def add_passage(start: int, end: int, item: str) -> None:
         spans = sentence_spans(text, start, end)
@@ -160,6 +171,8 @@ def split_document(doc: Document) -> SplitDocument:
                         title,
                         tuple(short_heading(h) for _, h in stack),
                         item,
+                        page(window[0].start),
+                        chinese,
                     )
                 )
                 sentences.extend((s, len(passages) - 1) for s in window)
@@ -213,7 +226,7 @@ def split_document(doc: Document) -> SplitDocument:
         add_passage(*title_span, "")  # a one-line document: its title is all there is to cite
     if not title:
         title = doc.name.rsplit(".", 1)[0]
-    passages = [p if p.title == title else Passage(p.doc, p.span, title, p.section, p.item) for p in passages]
+    passages = [p if p.title == title else dataclasses.replace(p, title=title) for p in passages]
     return SplitDocument(title, tuple(passages), tuple(sentences))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+PAGE_BREAK = "\f"  # ends a page of a document's text (qa.pdf ends each page of a PDF with one)
+
 
 @dataclass(frozen=True)
 class Span:
@@ -47,13 +49,29 @@ class Passage:
     title: str  # the document's title
     section: tuple[str, ...]  # headings from the outermost down
     item: str  # "二是" where the passage is such an item, else ""
+    page: int = 0  # the page it starts on, from 1; 0 where the document has no pages
+    chinese: bool = False  # the document is Chinese: its page is shown as 第2页, else as p. 2
 
     @property
     def locator(self) -> str:
-        parts = [*self.section]
-        if self.item:
-            parts.append(self.item)
-        return " › ".join(parts)
+        return locator(self.section, self.item, self.page, self.chinese)
+
+
+def page_label(page: int, chinese: bool) -> str:
+    """How a page is named in a locator: 第2页 in a Chinese document, p. 2 in others; "" for no page."""
+    if page < 1:
+        return ""
+    return f"第{page}页" if chinese else f"p. {page}"
+
+
+def locator(section: tuple[str, ...], item: str, page: int = 0, chinese: bool = False) -> str:
+    """Where a passage stands, as shown with its quote: the page, the headings above it, its item
+    (第2页 › 一、… › (二)… › 二是)."""
+    parts = [label] if (label := page_label(page, chinese)) else []
+    parts += section
+    if item:
+        parts.append(item)
+    return " › ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,7 @@ class Source:
     end: int
     text: str
     score: float
+    page: int = 0  # the page the passage starts on, from 1; 0 where its document has no pages
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,7 @@ class Quote:
     text: str
     answer_start: int  # offsets into the document, inside [start, end)
     answer_end: int
+    page: int = 0  # the page of its passage, from 1; 0 where its document has no pages
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -142,10 +143,14 @@ def test_serve_command_passes_login_and_read_only(monkeypatch, capsys, report_as
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder, reader=None: report_assistant)
-    monkeypatch.setattr(
-        ui.app, "serve", lambda library, host, port, auth, allowed_hosts: calls.append((library, host, auth))
-    )
-    assert main([*argv, "--store", "unused"]) == 0  # main: its logging shows the warning
+
+    def serve(library, host, port, block, auth, allowed_hosts):  # listens, as the server would, till "blocked"
+        calls.append((library, host, auth))
+        listening = socket.create_server((host, port))
+        return SimpleNamespace(block_thread=listening.close)
+
+    monkeypatch.setattr(ui.app, "serve", serve)
+    assert main([*argv, "--store", "unused", "--port", str(free_port())]) == 0  # main: its logging shows the warning
     library, host, given = calls[0]
     assert given == auth and library.read_only == ("--read-only" in argv)
     assert ("warning" in capsys.readouterr().err) == warned

@@ -21,8 +21,10 @@ import docx
 import pytest
 from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
+from docx.table import Table as DocxTable
 
 from qa.documents import DocumentError, ReadLimits, html_to_text, read_document
+from qa.types import PAGE_BREAK
 
 SECONDS, MEGABYTES = 5.0, 300
 CHILD_TIMEOUT = 60  # a reader that breaks its bound is stopped here, and the check fails
@@ -221,19 +223,20 @@ def test_a_dtd_or_entity_is_refused(tmp_path, declaration):
 
 
 def python_docx_text(path: Path) -> str:
-    """The reader this module replaced (python-docx, the whole XML tree in memory): the reference."""
+    """The reader this module replaced (python-docx, the whole XML tree in memory): the reference, with
+    the body's paragraphs and tables in their order (tables were once appended after the paragraphs)."""
     document = docx.Document(str(path))
     lines = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
-        style = (paragraph.style.name or "").lower() if paragraph.style is not None else ""
+    for block in document.iter_inner_content():
+        if isinstance(block, DocxTable):
+            lines += [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
+            continue
+        text = block.text.strip()
+        style = (block.style.name or "").lower() if block.style is not None else ""
         if text and style.startswith("heading"):
             level = "".join(ch for ch in style if ch.isdigit()) or "1"
             text = "#" * min(int(level), 6) + " " + text
         lines.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     return "\n".join(lines)
 
 
@@ -268,11 +271,14 @@ def test_the_streamed_docx_reads_as_python_docx_did(tmp_path):
     table.cell(1, 3).add_table(rows=1, cols=2).cell(0, 0).text = "nested"
     document.add_paragraph("& < > \" ' entities")
     document.add_table(rows=2, cols=2).cell(1, 1).text = "中文 表格"
+    document.add_paragraph("after the tables")
     path = tmp_path / "varied.docx"
     document.save(str(path))
     text = read_document(path).text
     assert text == python_docx_text(path)
     assert "# 行政执法报告" in text and "### heading by id" in text and "| 02 | 03" in text
+    order = [text.index(s) for s in ("char", "| 02 | 03", "entities", "中文 表格", "after the tables")]
+    assert order == sorted(order)
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -393,15 +399,16 @@ def test_a_pdf_of_200_pages_sharing_one_1_mb_stream_is_refused_within_budget(tmp
 
 
 def test_a_pdf_within_its_limits_reads_every_page(tmp_path):
-    path = pdf_of_pages(tmp_path / "fine.pdf", PDF_LINE * 3, 4)
-    pages = read_document(path).text.split("\n\n")
-    assert len(pages) == 4 and all(page.count("Ningbo 106 items") == 3 for page in pages)
+    lines = b"".join(b"BT /F1 12 Tf 72 %d Td (Ningbo 106 items) Tj ET\n" % y for y in (680, 660, 640))
+    path = pdf_of_pages(tmp_path / "fine.pdf", lines, 4)
+    pages = read_document(path).text.split(PAGE_BREAK)
+    assert len(pages) == 5 and all(page.count("Ningbo 106 items") == 3 for page in pages[:4])
     measure(path, "PDF, 4 small pages")
 
 
 def test_pdf_limits_are_refused_in_one_line(tmp_path):
     path = pdf_of_pages(tmp_path / "small.pdf", PDF_LINE * 1_000, 3)
-    assert read_document(path).text.count("Ningbo") == 3_000
+    assert read_document(path).text.count("Ningbo 106 items") == 3  # drawn 1,000 times in one place: one line
     with pytest.raises(DocumentError, match=r"^small\.pdf: (3 pages, )?over the 2 page limit; refusing$"):
         read_document(path, ReadLimits(max_pdf_pages=2))
     tight = ReadLimits(min_pdf_content_bytes=100_000, max_pdf_content_bytes=100_000)
@@ -411,3 +418,25 @@ def test_pdf_limits_are_refused_in_one_line(tmp_path):
         read_document(path, ReadLimits(max_pdf_stream_operands=1_000))
     with pytest.raises(DocumentError, match=r"^small\.pdf: a stream decodes to over 1000 bytes; refusing a decompr"):
         read_document(path, ReadLimits(min_pdf_content_bytes=1_000, max_pdf_content_bytes=1_000))
+
+
+def test_pages_of_10000_ruled_boxes_are_laid_out_within_budget(tmp_path):
+    """The layout pass (pdfplumber, ~10 times slower than pypdf) takes at most 10 times the file's
+    size of content (at least 256 KB) and looks for tables only on pages of at most 5,000 rules, whose
+    finder's time grows faster than their number: later pages keep pypdf's text."""
+    boxes = b"".join(b"%d %d 4 4 re S\n" % (36 + (i % 130) * 4, 36 + (i // 130) * 4) for i in range(10_000))
+    path = pdf_of_pages(tmp_path / "ruled.pdf", boxes + PDF_LINE, 3)
+    assert len(boxes) * 3 > ReadLimits().pdf_layout_bytes(path.stat().st_size) > len(boxes)
+    reading = measure(path, "PDF, 3 pages of 10,000 ruled boxes")
+    assert not reading.refused
+    assert read_document(path).text.count("Ningbo 106 items") == 3
+
+
+def test_a_page_of_40000_characters_is_laid_out_within_budget(tmp_path):
+    """The densest page laid out (under ``max_pdf_layout_chars``): pdfplumber holds about a kilobyte
+    for each character."""
+    line = b"BT /F1 4 Tf 20 %d Td (" + b"Ningbo 106 items " * 16 + b") Tj ET\n"
+    lines = b"".join(line % (20 + i * 5) for i in range(150))
+    path = pdf_of_pages(tmp_path / "dense.pdf", lines)
+    reading = measure(path, "PDF, one page of 40,000 characters")
+    assert not reading.refused and read_document(path).text.count("Ningbo 106 items") == 150 * 16

@@ -229,6 +229,20 @@ def test_docx_table_rows_are_read(tmp_path: Path) -> None:
     assert "2024 | 106" in text
 
 
+def test_docx_table_rows_stay_at_their_place_among_the_paragraphs(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("各城市门店情况如下。")
+    table = document.add_table(rows=2, cols=3)
+    for r, row in enumerate([("城市", "门店数", "员工数"), ("一线城市", "600", "120")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("以上数据截至年底。")
+    path = tmp_path / "table.docx"
+    document.save(str(path))
+    lines = read_document(path).text.split("\n")
+    assert lines == ["各城市门店情况如下。", "城市 | 门店数 | 员工数", "一线城市 | 600 | 120", "以上数据截至年底。"]
+
+
 def test_corrupt_docx_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "broken.docx", b"this is not a zip archive")
     with pytest.raises(DocumentError, match=r"broken\.docx.*cannot read DOCX"):
@@ -241,7 +255,7 @@ def test_corrupt_docx_is_refused(tmp_path: Path) -> None:
 def test_small_pdf_text_is_extracted(tmp_path: Path) -> None:
     doc = read_document(write(tmp_path / "hello.pdf", minimal_pdf("Hello PDF world")))
     assert doc.name == "hello.pdf"
-    assert doc.text == "Hello PDF world"
+    assert doc.text == "Hello PDF world\n\f"  # a form feed ends each page
 
 
 def test_corrupt_pdf_is_refused(tmp_path: Path) -> None:

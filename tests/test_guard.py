@@ -7,9 +7,11 @@ gets "busy, try again" instead of growing without bound.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -324,7 +326,13 @@ def test_qa_serve_passes_allowed_hosts(monkeypatch, report_assistant):
     calls = []
     monkeypatch.delenv("QA_AUTH", raising=False)
     monkeypatch.setattr("qa.cli.open_assistant", lambda store, encoder, reader=None: report_assistant)
-    monkeypatch.setattr(ui.app, "serve", lambda library, host, port, auth, allowed_hosts: calls.append(allowed_hosts))
+
+    def serve(library, host, port, block, auth, allowed_hosts):  # listens, as the server would, till "blocked"
+        calls.append(allowed_hosts)
+        listening = socket.create_server((host, port))
+        return SimpleNamespace(block_thread=listening.close)
+
+    monkeypatch.setattr(ui.app, "serve", serve)
     argv = ["serve", "--store", "unused", "--allowed-host", "docs.example", "--allowed-host", "qa.internal"]
-    assert cmd_serve(build_parser().parse_args(argv)) == 0
+    assert cmd_serve(build_parser().parse_args([*argv, "--port", str(free_port())])) == 0
     assert calls == [("docs.example", "qa.internal")]
