@@ -19,6 +19,7 @@ from qa.audit import Actor, AuditLog
 from qa.conversation import with_context
 from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
 from qa.index import StoreError
+from qa.location import StoreLocation
 from qa.results import answer_record, unaskable_record
 from qa.store import (
     NO_MANIFEST,
@@ -66,7 +67,7 @@ class Library:
     def __init__(
         self,
         assistant: Assistant,
-        store: Path | None = None,
+        store: StoreLocation | None = None,  # a folder, or a Milvus store
         read_only: bool = False,
         lock: LockSettings = LockSettings(),
         log: Callable[[str], None] | None = None,
