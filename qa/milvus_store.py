@@ -401,7 +401,10 @@ class MilvusCorpus:
             self.client.delete(self.sentences, filter=f"doc == {_quoted(name)}")
 
     def changed(self) -> str:
-        """Mark the store changed (a new version token): servers read it again."""
+        """Seal the change into segments (Milvus Lite searches a segment many times faster than its
+        write buffer) and mark the store changed (a new version token): servers read it again."""
+        for name in (self.sentences, self.documents):
+            self.client.flush(name)
         return self._bump()
 
 
