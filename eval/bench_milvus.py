@@ -65,14 +65,12 @@ def bench_size(vectors: np.ndarray, queries: np.ndarray, milvus: bool = True) ->
     row["faiss_flat_p50_ms"], row["faiss_flat_p95_ms"] = _timed(lambda q: flat.search(q, DENSE_K), queries)
     row["faiss_flat_mb"] = round(flat.nbytes / 2**20, 1)
     truth = flat.search(queries, 10).ids
-    del flat
     started = time.perf_counter()
     hnsw = FaissHNSWStore.from_vectors(vectors)
     row["faiss_hnsw_build_s"] = round(time.perf_counter() - started, 2)
     row["faiss_hnsw_p50_ms"], row["faiss_hnsw_p95_ms"] = _timed(lambda q: hnsw.search(q, DENSE_K), queries)
     row["faiss_hnsw_recall_at_10"] = round(recall_at_10(hnsw.search(queries, 10).ids, truth), 4)
     row["faiss_hnsw_mb"] = round(hnsw.nbytes / 2**20, 1)
-    del hnsw
     if milvus:
         row.update(bench_milvus_lite(vectors, queries, truth))
     return row
@@ -105,6 +103,17 @@ def bench_milvus_lite(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarra
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def run_sizes(sizes: Sequence[int], queries: int, faiss_only: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """A row for each size (Milvus Lite left out at the ``faiss_only`` sizes), said as it goes on stderr."""
+    rows = []
+    for size in sorted({*sizes, *faiss_only}):
+        print(f"FAISS and Milvus Lite at {size:,} vectors …", file=sys.stderr, flush=True)
+        vectors, query_vectors = clustered_vectors(size, queries)
+        rows.append(bench_size(vectors, query_vectors, milvus=size in sizes))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def render(rows: Sequence[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for row in rows for k in row))
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
@@ -119,12 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--out", default="bench-milvus.json")
     args = parser.parse_args(argv)
-    rows = []
-    for size in sorted({*args.sizes, *args.faiss_only}):
-        print(f"{size:,} vectors …", file=sys.stderr, flush=True)
-        vectors, queries = clustered_vectors(size, args.queries)
-        rows.append(bench_size(vectors, queries, milvus=size in args.sizes))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    rows = run_sizes(args.sizes, args.queries, args.faiss_only)
     Path(args.out).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(render(rows))
     return 0

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from qa.types import Document
 CHUNK_CHARS = 16_000  # ≤ 64,000 bytes of UTF-8: under Milvus's VARCHAR limit of 65,535
 KEYWORD_TEXT_CHARS = 8_000
 NAME_CHARS = 1024
+READ_WAIT_S = 10.0  # how long a reader (qa ask, qa serve) waits for an embedded database another process holds
 REFRESH_S = 2.0  # a server checks the store's version at most this often: others' changes show within it
 READ_TRIES = 5  # a read that meets a half-written document tries again this often
 ITERATOR_BATCH = 2000
@@ -50,6 +52,24 @@ INDEX_TYPE = "HNSW"  # the dense index of the sentences (exact below Milvus Lite
 LOCKED_WAIT_S = 0.2  # an embedded database held by another process is tried again this often
 SPARSE = "sparse"
 META_KEY = 0
+
+
+def _held_elsewhere(database: Path) -> bool:
+    """Whether another process holds the embedded database open (Milvus Lite's ``LOCK`` file)."""
+    lock = database / "LOCK"
+    if not lock.is_file():
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: Milvus Lite says so itself
+        return False
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
 
 
 def _key(*parts: str | int) -> int:
@@ -106,23 +126,22 @@ class MilvusCorpus:
 
     def _connect(self, wait_s: float) -> Any:
         """A client; an embedded database that another process holds open is waited for."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                return milvus_client(self.location.uri, **self.location.credentials())
-            except ImportError:
-                raise
-            except Exception as exc:  # pymilvus wraps the engine's errors in its own types
-                locked = "lock" in str(exc).lower()
-                if not locked or time.monotonic() >= deadline:
-                    hint = (
-                        "another process has this embedded database open; share a store between processes "
-                        "through a Milvus server (milvus-lite server, or Milvus Standalone)"
-                        if locked
-                        else "is the server running and reachable?"
+        if self.location.embedded:
+            deadline = time.monotonic() + wait_s
+            while _held_elsewhere(Path(self.location.uri)):
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{self.location}: another process has this embedded database open (for {wait_s:g} s); "
+                        "processes share a store through a Milvus server (`milvus-lite server`, Milvus Standalone)"
                     )
-                    raise StoreError(f"{self.location}: cannot open the Milvus store ({hint}): {exc}") from None
                 time.sleep(LOCKED_WAIT_S)
+        try:
+            return milvus_client(self.location.uri, **self.location.credentials())
+        except ImportError:
+            raise
+        except Exception as exc:  # pymilvus wraps the engine's and the network's errors in its own types
+            hint = "" if self.location.embedded else " (is the server running and reachable?)"
+            raise StoreError(f"{self.location}: cannot open the Milvus store{hint}: {exc}") from None
 
     def close(self) -> None:
         self.client.close()
@@ -266,9 +285,10 @@ class MilvusCorpus:
     def names(self) -> list[str]:
         return [d.name for d in self.stored_documents()[0]]
 
-    def read(self, encoder_id: str | None = None) -> tuple[CorpusIndex, str]:
-        """The corpus as it is now, and the version it was read at. Raises ``StoreError`` when there
-        is no store, it was built with another encoder, or it stays half-written."""
+    def read(self, encoder_id: str | None = None, keywords: str | None = None) -> tuple[CorpusIndex, str]:
+        """The corpus as it is now, and the version it was read at; its keyword search by our BM25
+        matrix or Milvus's BM25 function (``keywords``, else the location's). Raises ``StoreError``
+        when there is no store, it was built with another encoder, or it stays half-written."""
         from qa.documents import make_document
 
         for attempt in range(READ_TRIES):
@@ -317,7 +337,7 @@ class MilvusCorpus:
             key_array = np.asarray(keys, np.int64)
             store = MilvusVectorStore(self.client, self.sentences, dim, key_array, INDEX_TYPE)
             index = CorpusIndex(str(meta["encoder"]), documents, passages, sentences, matrix, tokens, store)
-            if self.location.keywords == "milvus":
+            if (keywords or self.location.keywords) == "milvus":
                 index.keywords = MilvusKeywords(index.unit_tokens, self, key_array)
             return index, version
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -408,14 +428,15 @@ class MilvusCorpus:
         return self._bump()
 
 
-_OPEN: dict[MilvusLocation, MilvusCorpus] = {}
+_OPEN: dict[tuple[str, str], MilvusCorpus] = {}
 
 
-def _corpus_for(location: MilvusLocation, wait_s: float = 60.0) -> MilvusCorpus:
-    """One client a location and process (an embedded database can be opened once only)."""
-    corpus = _OPEN.get(location)
+def _corpus_for(location: MilvusLocation, wait_s: float = READ_WAIT_S) -> MilvusCorpus:
+    """One client a store and process (an embedded database can be opened once only)."""
+    key = (location.uri, location.collection)
+    corpus = _OPEN.get(key)
     if corpus is None:
-        corpus = _OPEN[location] = MilvusCorpus(location, wait_s)
+        corpus = _OPEN[key] = MilvusCorpus(location, wait_s)
     return corpus
 
 
@@ -426,7 +447,7 @@ def stored_encoder(location: MilvusLocation) -> str:
 
 
 def load_index(location: MilvusLocation, encoder_id: str | None = None) -> tuple[CorpusIndex, str]:
-    return _corpus_for(location).read(encoder_id)
+    return _corpus_for(location).read(encoder_id, location.keywords)
 
 
 def load_encoder_for(location: MilvusLocation, encoder: Encoder | str | None) -> Encoder:
@@ -469,4 +490,4 @@ def apply_change(
     dropped = [n for n in names if replace and (fresh is None or n not in fresh.texts)] + list(remove)
     corpus.remove(dropped)
     corpus.changed()
-    return corpus.read(encoder.id)
+    return corpus.read(encoder.id, location.keywords)

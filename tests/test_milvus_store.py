@@ -166,3 +166,36 @@ def test_qa_index_and_ask_on_a_milvus_store(tmp_path, capsys):
     assert "credentials" in capsys.readouterr().err
     assert main(["ask", "种树多少棵？", "--store", f"milvus:{tmp_path / 'none.db'}"]) == 2
     assert "no index here" in capsys.readouterr().err
+
+
+def test_an_embedded_database_held_by_another_process_is_waited_for_then_refused(tmp_path):
+    """Milvus Lite opens a database in one process at a time: another one waits, then is told to
+    share the store through a server, in one line."""
+    import subprocess
+    import sys
+
+    from qa.index import StoreError
+    from qa.milvus_store import MilvusCorpus
+
+    path = tmp_path / "qa.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import time; from pymilvus import MilvusClient; c = MilvusClient({str(path)!r}); "
+            "print('held', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreError, match="another process has this embedded database open.*Milvus server"):
+            MilvusCorpus(MilvusLocation(str(path), True), wait_s=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    corpus = MilvusCorpus(MilvusLocation(str(path), True), wait_s=5)  # free again
+    assert not corpus.exists()
+    corpus.close()
