@@ -23,6 +23,7 @@ sentences; Milvus holds the truth and answers the searches."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -429,15 +430,17 @@ class MilvusCorpus:
 
 
 _OPEN: dict[tuple[str, str], MilvusCorpus] = {}
+_OPENING = threading.Lock()
 
 
 def _corpus_for(location: MilvusLocation, wait_s: float = READ_WAIT_S) -> MilvusCorpus:
     """One client a store and process (an embedded database can be opened once only)."""
     key = (location.uri, location.collection)
-    corpus = _OPEN.get(key)
-    if corpus is None:
-        corpus = _OPEN[key] = MilvusCorpus(location, wait_s)
-    return corpus
+    with _OPENING:
+        corpus = _OPEN.get(key)
+        if corpus is None:
+            corpus = _OPEN[key] = MilvusCorpus(location, wait_s)
+        return corpus
 
 
 def stored_encoder(location: MilvusLocation) -> str:

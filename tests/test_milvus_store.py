@@ -16,7 +16,7 @@ from qa.assistant import Assistant
 from qa.cli import main
 from qa.documents import make_document
 from qa.location import LocationError, MilvusLocation, parse_location
-from qa.store import StoreChangeError, read_state, update_store
+from qa.store import StoreChangeError, StoreState, read_state, update_store
 from tests.conftest import SEED_DEV
 
 PARKS = make_document("parks.txt", "宁波市公园年报\n宁波市今年新建口袋公园45个，种树1200棵。")
@@ -105,6 +105,26 @@ def test_a_milvus_change_is_upserts_and_deletes_of_its_documents(tmp_path, encod
     assert written()["schools.txt"] == when["schools.txt"]
     update_store(location, encoder, remove=["parks.txt"])
     assert set(rows()) == {"schools.txt"} and rows()["schools.txt"] == before["schools.txt"]
+
+
+def test_a_milvus_store_keeps_long_texts_and_odd_names_whole(tmp_path, report_assistant, monkeypatch):
+    """A text longer than a chunk is stored in chunks and read back whole; a name with quotes and
+    backslashes is written, replaced and removed by its own rows (filters quote it)."""
+    import qa.milvus_store
+
+    monkeypatch.setattr(qa.milvus_store, "CHUNK_CHARS", 700)
+    location = MilvusLocation(str(tmp_path / "qa.db"), True)
+    report = report_assistant.index.documents[0]
+    odd = make_document('年报 "终稿" \\ v2.txt', PARKS.text)
+    update_store(location, report_assistant.encoder, [report, odd], known=StoreState(report_assistant, None))
+    loaded = Assistant.load(location)
+    assert loaded.index.texts[report.name].text == report.text and len(report.text) > 5 * 700
+    assert loaded.index.texts[odd.name].text == PARKS.text
+    again = make_document(odd.name, PARKS_AGAIN.text)
+    update_store(location, report_assistant.encoder, [again])
+    assert Assistant.load(location).ask("宁波市今年新建口袋公园多少个？").answer == "52个"
+    update_store(location, report_assistant.encoder, remove=[odd.name])
+    assert names(location) == [report.name]
 
 
 def test_milvus_bm25_finds_what_our_bm25_finds(tmp_path, encoder):
