@@ -33,6 +33,14 @@ def milvus_client(uri: str, **credentials: str) -> Any:
     return MilvusClient(uri, **credentials)
 
 
+def release_embedded(path: str) -> None:
+    """Stop the Milvus Lite engine this process runs for the database at ``path`` (closing the
+    client leaves it running until the process ends, writing into the folder)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(path)
+
+
 def dense_index_params(client: Any, index_type: str) -> Any:
     """Index parameters of the dense field: ``FLAT`` (exact) or ``HNSW``, inner product."""
     params = client.prepare_index_params()

@@ -84,7 +84,7 @@ def bench_size(vectors: np.ndarray, queries: np.ndarray, milvus: bool = True, hn
 def bench_milvus_lite(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     """Milvus Lite embedded in this process: insert, flush (segments and their HNSW indexes are
     built), then search one query at a time through pymilvus."""
-    from embeddings.milvus import MilvusVectorStore, milvus_client
+    from embeddings.milvus import MilvusVectorStore, milvus_client, release_embedded
 
     folder = Path(tempfile.mkdtemp(prefix="qa-bench-milvus-"))
     try:
@@ -105,6 +105,7 @@ def bench_milvus_lite(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarra
         client.close()
         return figures
     finally:
+        release_embedded(str(folder / "bench.db"))
         shutil.rmtree(folder, ignore_errors=True)
 
 

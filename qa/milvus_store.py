@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
-from embeddings.milvus import DENSE, PK, MilvusVectorStore, dense_index_params, milvus_client
+from embeddings.milvus import DENSE, PK, MilvusVectorStore, dense_index_params, milvus_client, release_embedded
 from qa.index import CorpusIndex, StoreError
 from qa.keyword import BM25Index, KeywordHits
 from qa.location import MilvusLocation
@@ -146,6 +146,8 @@ class MilvusCorpus:
 
     def close(self) -> None:
         self.client.close()
+        if self.location.embedded:
+            release_embedded(self.location.uri)
 
     # ---- collections ---------------------------------------------------------------------------
 
