@@ -692,6 +692,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         ),
         ("Start-up and memory", [report["startup"]] if report.get("startup") else []),
         ("Search at scale (k=64 vector, k=64 BM25; ms, MB)", report.get("scale", [])),
+        ("FAISS and Milvus Lite side by side (synthetic vectors, k=64; s, ms, MB)", report.get("milvus_scale", [])),
     ]
     for title, rows in sections:
         if rows:
@@ -750,6 +751,11 @@ def add_arguments(parser) -> None:  # an argparse parser
     parser.add_argument("--out", default="bench.json", help="write the figures here as JSON (default bench.json)")
     parser.add_argument("--markdown", help="also write the tables as Markdown here")
     parser.add_argument("--plot", help="also draw search latency and memory against size here (PNG)")
+    parser.add_argument(
+        "--milvus",
+        action="store_true",
+        help="also FAISS and Milvus Lite side by side at 10k and 100k (eval/bench_milvus.py)",
+    )
 
 
 def corpora_of(args) -> tuple[Corpus, Corpus | None]:  # argparse namespace
@@ -770,6 +776,10 @@ def run_command(args) -> int:  # argparse namespace
     corpus, larger = corpora_of(args)
     log = logging.getLogger("qa.bench").info
     report = run(plan, corpus, larger, log=log).as_json()
+    if getattr(args, "milvus", False):
+        from eval.bench_milvus import run_sizes
+
+        report["milvus_scale"] = run_sizes((2_000,) if args.quick else (10_000, 100_000), 10 if args.quick else 50)
     report["plan"] = plan.__dict__
     report["targets"] = [{**t.__dict__, "met": t.met} for t in targets(report)]
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

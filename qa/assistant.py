@@ -20,6 +20,7 @@ from qa.crosslingual import bridge, translation_boosts
 from qa.documents import Document, DocumentError, expand_paths, read_document
 from qa.gate import corpus_scripts, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
+from qa.location import MilvusLocation, parse_location
 from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
@@ -137,16 +138,34 @@ class Assistant:
 
     @classmethod
     def load(
-        cls, folder: str | Path, encoder: Encoder | str | None = None, reader: str | Reader = DEFAULT_READER
+        cls,
+        folder: str | Path | MilvusLocation,
+        encoder: Encoder | str | None = None,
+        reader: str | Reader = DEFAULT_READER,
     ) -> Assistant:
-        """Open a saved index with the encoder it was built with (or refuse a different one)."""
+        """Open a saved index with the encoder it was built with (or refuse a different one).
+        ``folder`` may name a Milvus store: ``milvus:./qa.db`` or ``http://host:19530``."""
+        location = parse_location(folder)
+        if isinstance(location, MilvusLocation):
+            from qa.milvus_store import load_encoder_for, load_index
+
+            chosen = load_encoder_for(location, encoder)
+            return cls(load_index(location, chosen.id)[0], chosen, reader)
+        folder = location
         if encoder is None:
-            encoder = read_manifest(Path(folder)).get("encoder", DEFAULT_ENCODER)
+            encoder = read_manifest(folder).get("encoder", DEFAULT_ENCODER)
         encoder = load_encoder(encoder) if isinstance(encoder, str) else encoder
         return cls(CorpusIndex.load(folder, encoder.id), encoder, reader)
 
-    def save(self, folder: str | Path) -> None:
-        self.index.save(folder)
+    def save(self, folder: str | Path | MilvusLocation) -> None:
+        """Write the index to ``folder`` (a Milvus store: its documents replace the store's)."""
+        location = parse_location(folder)
+        if isinstance(location, MilvusLocation):
+            from qa.store import StoreState, update_store
+
+            update_store(location, self.encoder, self.index.documents, replace=True, known=StoreState(self, None))
+            return
+        self.index.save(location)
 
     def with_documents(
         self,

@@ -20,6 +20,8 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from qa.location import MilvusLocation
+
 AUDIT_FILE = "audit.jsonl"
 MAX_FIELD = 200  # characters kept of a field someone else chose (a user name typed at the login)
 
@@ -69,11 +71,12 @@ class AuditLog:
 
     def __init__(
         self,
-        folder: str | Path,
+        folder: str | Path | MilvusLocation,
         settings: AuditSettings = AuditSettings(),
         warn: Callable[[str], None] | None = None,
     ) -> None:
-        self.folder = Path(folder)
+        # a Milvus store keeps its audit log in a folder of this machine (MilvusLocation.audit_folder)
+        self.folder = folder.audit_folder if isinstance(folder, MilvusLocation) else Path(folder)
         self.path = self.folder / AUDIT_FILE
         self._warn = warn or _stderr
         self._settings = settings

@@ -24,6 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from qa.location import MilvusLocation, StoreLocation, local_folder, parse_location
+
 EXIT_USAGE = 2  # a domain error: the input, the store or the machine; said in one line
 EXIT_BUG = 1  # anything else: the traceback goes to a log file
 PROJECT_LOGGERS = ("qa", "eval", "ui", "embeddings")
@@ -63,26 +65,34 @@ def _progress_bar(desc: str, unit: str = "sent"):  # returns a callback
     return update
 
 
-def load_cli_encoder(spec: str | None, store: Path | None = None):  # an Encoder
+def load_cli_encoder(spec: str | None, store: StoreLocation | None = None):  # an Encoder
     """The encoder named, else the one ``store`` was built with, else the default; passage vectors
     go through the embedding cache unless ``QA_CACHE=off``."""
     from embeddings.cache import CachedEncoder, EmbeddingCache, default_cache_path
     from embeddings.encoder import DEFAULT_ENCODER, load_encoder
     from qa.index import read_manifest
 
-    if spec is None and store is not None and (store / "manifest.json").exists():
+    if spec is None and isinstance(store, MilvusLocation):
+        from qa.milvus_store import stored_encoder
+
+        spec = stored_encoder(store)
+    elif spec is None and isinstance(store, Path) and (store / "manifest.json").exists():
         spec = read_manifest(store).get("encoder")
     encoder = load_encoder(spec or DEFAULT_ENCODER)
     cache = default_cache_path()
     return encoder if cache is None else CachedEncoder(encoder, EmbeddingCache(cache))
 
 
-def open_assistant(store: Path, encoder: str | None = None, build_default: bool = True, reader: str | None = None):
-    """The saved assistant at ``store``; the default store is built from the bundled corpus on
-    first use."""
+def open_assistant(
+    store: StoreLocation, encoder: str | None = None, build_default: bool = True, reader: str | None = None
+):
+    """The saved assistant at ``store`` (a folder or a Milvus store); the default store is built
+    from the bundled corpus on first use."""
     from qa.assistant import Assistant
     from qa.storelock import LockSettings, store_lock
 
+    if isinstance(store, MilvusLocation):
+        return Assistant.load(store, load_cli_encoder(encoder, store), _reader(reader))
     if not (store / "manifest.json").exists() and build_default and store == default_store():
         with store_lock(store, LockSettings(), _tell):
             if not (store / "manifest.json").exists():  # another process may have built it meanwhile
@@ -115,7 +125,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     documents = [read_document(p) for p in expand_paths(args.paths)]
     if not documents:
         raise CliError("no documents found (.txt .md .pdf .docx .html)")
-    store = Path(args.store)
+    store = parse_location(args.store)
     known = None
     try:
         encoder = load_cli_encoder(args.encoder, None if args.replace else store)
@@ -137,7 +147,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     index = state.assistant.index
     names = [d.name for d in documents]
-    AuditLog(store, warn=log.warning).record("index", local_actor(), ok=True, documents=names, replace=args.replace)
+    AuditLog(local_folder(store), warn=log.warning).record(
+        "index", local_actor(), ok=True, documents=names, replace=args.replace
+    )
     cached = f" ({encoder.misses} embedded, {encoder.hits} from the cache)" if hasattr(encoder, "hits") else ""
     print(
         f"indexed {len(index.documents)} documents, {len(index.passages)} passages, "
@@ -150,7 +162,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from qa.results import answer_record
     from ui.render import TEXTS, language
 
-    assistant = open_assistant(Path(args.store), args.encoder, reader=args.reader)
+    assistant = open_assistant(parse_location(args.store), args.encoder, reader=args.reader)
     answer = assistant.ask(args.question, sources=args.sources)
     if args.json:
         print(json.dumps(answer_record(answer), ensure_ascii=False))
@@ -192,7 +204,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.docs, load_cli_encoder(args.encoder), _progress_bar("indexing"), _reader(args.reader)
         )
     else:
-        assistant = open_assistant(Path(args.store), args.encoder, reader=args.reader)
+        assistant = open_assistant(parse_location(args.store), args.encoder, reader=args.reader)
     run = run_set(assistant, items, Path(args.out) if args.out else None, progress=_progress_bar("asking", "q"))
     summary = summarise(run.judged)
     summary["complete"] = run.complete
@@ -311,6 +323,7 @@ def wait_until_accepting(host: str, port: int, seconds: float = 60.0) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.audit import AuditLog
     from ui.app import LOOPBACK, Library, serve
 
     if problem := port_problem(args.host, args.port):
@@ -321,8 +334,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"serving on {args.host} without --auth: anyone who reaches it can ask and read the documents"
             + ("" if args.read_only else ", and upload or remove them")
         )
+    store = parse_location(args.store)
     library = Library(
-        open_assistant(Path(args.store), args.encoder, reader=args.reader), Path(args.store), read_only=args.read_only
+        open_assistant(store, args.encoder, reader=args.reader),
+        store,
+        read_only=args.read_only,
+        audit=AuditLog(local_folder(store), warn=log.warning),
     )
     mode = ", read-only" if args.read_only else ""
     login = ", login required" if auth else ""
@@ -341,9 +358,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     from qa.audit import format_entry, read_audit
 
-    store = Path(args.store)
+    store = local_folder(parse_location(args.store))
     if not store.is_dir():
-        raise CliError(f"{store}: no store here")
+        raise CliError(f"{args.store}: no store here")
     entries = read_audit(store, args.tail)
     if not entries and not args.json:
         print(f"qa: the audit log of {store} is empty", file=sys.stderr)
@@ -432,7 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     verbose_help = "say what the command is doing (-vv: debugging detail too)"
     parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
-    store_help = f"index folder (default: {default_store()})"
+    store_help = (
+        f"index folder (default: {default_store()}), or a Milvus store: milvus:./qa.db (embedded Milvus Lite) "
+        "or http://host:19530 (a server; MILVUS_TOKEN, or MILVUS_USER and MILVUS_PASSWORD, sign in)"
+    )
     from qa.reading import DEFAULT_READER, READERS
 
     reader_help = f"who picks the answer span: {' or '.join(READERS)} (default {DEFAULT_READER})"
@@ -530,6 +550,7 @@ def domain_errors() -> tuple[type[BaseException], ...]:
     from qa.assistant import QuestionError
     from qa.documents import DocumentError
     from qa.index import StoreError
+    from qa.location import LocationError
     from qa.reading.e5file import E5FileError
     from qa.reading.reader import ReaderError
     from qa.store import StoreChangeError, StoreWriteError
@@ -539,6 +560,7 @@ def domain_errors() -> tuple[type[BaseException], ...]:
         CliError,
         DocumentError,
         StoreError,
+        LocationError,
         StoreBusyError,
         StoreChangeError,
         StoreWriteError,

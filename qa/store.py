@@ -22,12 +22,14 @@ from pathlib import Path
 from embeddings.encoder import Encoder
 from qa.assistant import Assistant
 from qa.index import MANIFEST, CorpusIndex, store_folder
+from qa.location import MilvusLocation, StoreLocation, parse_location
 from qa.reading import DEFAULT_READER
 from qa.reading.reader import Reader
 from qa.storelock import LockSettings, store_lock
 from qa.types import Document
 
-Stamp = tuple[int, int, int, int]  # inode, size, mtime and ctime (ns) of manifest.json
+# inode, size, mtime and ctime (ns) of manifest.json; of a Milvus store, its version token
+Stamp = tuple[int, int, int, int] | str
 NO_MANIFEST = hashlib.sha256(b"").hexdigest()  # the digest of a folder with no store: it reads as empty
 
 
@@ -76,16 +78,26 @@ class StoreState:
     stamp: Stamp | None = None  # manifest_stamp of it when known
 
 
-def manifest_digest(folder: Path) -> str:
-    """sha256 of the store's ``manifest.json`` as it is now; ``NO_MANIFEST`` when there is none."""
+def manifest_digest(folder: StoreLocation) -> str:
+    """sha256 of the store's ``manifest.json`` as it is now; ``NO_MANIFEST`` when there is none.
+    Of a Milvus store: its version token, asked of Milvus now."""
+    if isinstance(folder, MilvusLocation):
+        from qa.milvus_store import stamp
+
+        return stamp(folder, max_age_s=0.0) or NO_MANIFEST
     try:
         return hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
     except (FileNotFoundError, NotADirectoryError):
         return NO_MANIFEST
 
 
-def manifest_stamp(folder: Path) -> Stamp | None:
-    """One ``stat`` of the manifest: changes whenever a save replaces it (a new file each time)."""
+def manifest_stamp(folder: StoreLocation) -> Stamp | None:
+    """One ``stat`` of the manifest: changes whenever a save replaces it (a new file each time). Of
+    a Milvus store: its version token, asked of Milvus at most every ``REFRESH_S`` seconds."""
+    if isinstance(folder, MilvusLocation):
+        from qa.milvus_store import stamp
+
+        return stamp(folder)
     try:
         st = os.stat(folder / MANIFEST)
     except (FileNotFoundError, NotADirectoryError):
@@ -111,11 +123,13 @@ def check_change(
 
 
 def read_state(
-    folder: Path, encoder: Encoder, known: StoreState | None = None, reader: str | Reader = DEFAULT_READER
+    folder: StoreLocation, encoder: Encoder, known: StoreState | None = None, reader: str | Reader = DEFAULT_READER
 ) -> StoreState | None:
     """The store in ``folder`` as it is now, read without the lock: ``known`` itself when the
     manifest is still the one it was read from. None when there is no store, or when a save
     overtook the read (ask again later)."""
+    if isinstance(folder, MilvusLocation):
+        return _read_milvus(folder, encoder, known, reader)
     stamp = manifest_stamp(folder)
     digest = manifest_digest(folder)
     if digest == NO_MANIFEST:
@@ -127,7 +141,7 @@ def read_state(
 
 
 def update_store(
-    folder: str | Path,
+    folder: str | Path | MilvusLocation,
     encoder: Encoder,
     add: Sequence[Document] = (),
     remove: Sequence[str] = (),
@@ -147,8 +161,14 @@ def update_store(
     (``waiting`` is told once that this one waits), ``StoreChangeError`` for a change that does not
     fit the store as it now is (with ``replace_existing`` false: a document of a name it holds),
     ``StoreWriteError`` when the machine refuses the writing (a full disk, no permission, a read-only
-    file system); in each case the store is left as it was."""
-    folder = Path(folder)
+    file system); in each case the store is left as it was.
+
+    A Milvus store (``milvus:./qa.db``, ``http://host:19530``) takes no lock: the change is deletes
+    and upserts of the documents it names, so other writers' documents are never touched."""
+    location = parse_location(folder)
+    if isinstance(location, MilvusLocation):
+        return _update_milvus(location, encoder, add, remove, replace, replace_existing, known, progress, lock, reader)
+    folder = Path(location)
     previous = None if known is None else known.assistant.index
     fresh = CorpusIndex.build(add, encoder, previous=previous, progress=progress) if add else None
     try:
@@ -178,3 +198,42 @@ def _current(folder: Path, encoder: Encoder, known: StoreState | None, reader: s
     if known is not None and known.digest == digest:
         return known.assistant
     return None if digest == NO_MANIFEST else Assistant.load(folder, encoder, reader)
+
+
+def _read_milvus(
+    location: MilvusLocation, encoder: Encoder, known: StoreState | None, reader: str | Reader
+) -> StoreState | None:
+    from qa.milvus_store import load_index, stamp
+
+    version = stamp(location, max_age_s=0.0)
+    if version is None:
+        return None
+    if known is not None and known.digest == version:
+        return StoreState(known.assistant, version, version)
+    index, version = load_index(location, encoder.id)
+    return StoreState(Assistant(index, encoder, reader), version, version)
+
+
+def _update_milvus(
+    location: MilvusLocation,
+    encoder: Encoder,
+    add: Sequence[Document],
+    remove: Sequence[str],
+    replace: bool,
+    replace_existing: bool,
+    known: StoreState | None,
+    progress: Callable[[int, int], None] | None,
+    lock: LockSettings,
+    reader: str | Reader,
+) -> StoreState:
+    from qa.milvus_store import apply_change
+
+    previous = None if known is None else known.assistant.index
+    fresh = CorpusIndex.build(add, encoder, previous=previous, progress=progress) if add else None
+
+    def check(current: list[str]) -> None:
+        new = [] if fresh is None else [d.name for d in fresh.documents]
+        check_change([] if replace else current, new, remove, replace_existing)
+
+    index, version = apply_change(location, encoder, fresh, remove, replace, check, lock.timeout_s)
+    return StoreState(Assistant(index, encoder, reader), version, version)

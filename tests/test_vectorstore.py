@@ -7,7 +7,29 @@ import pytest
 
 from embeddings.vectorstore import FaissFlatStore, FaissHNSWStore, store_for
 
-BACKENDS = [FaissFlatStore, FaissHNSWStore]
+BACKENDS = ["faiss-flat", "faiss-hnsw", "milvus-lite"]
+
+
+@pytest.fixture(scope="module")
+def milvus(tmp_path_factory):
+    from embeddings.milvus import milvus_client
+
+    client = milvus_client(str(tmp_path_factory.mktemp("milvus") / "vectors.db"))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def backend(request, milvus):
+    """Each backend as a function of the dimension; Milvus Lite gets a new collection each time."""
+    if request.param == "faiss-flat":
+        return FaissFlatStore
+    if request.param == "faiss-hnsw":
+        return FaissHNSWStore
+    from embeddings.milvus import MilvusVectorStore
+
+    names = iter(range(1000))
+    return lambda dim: MilvusVectorStore.create(milvus, f"{request.node.originalname}_{next(names)}", dim)
 
 
 def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -15,7 +37,7 @@ def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_contract_matches_brute_force(backend):
     vectors, queries = unit_vectors(500, 32), unit_vectors(7, 32, seed=1)
     store = backend(32)
@@ -28,7 +50,7 @@ def test_contract_matches_brute_force(backend):
     assert np.allclose(found.scores, np.take_along_axis(queries @ vectors.T, expected, axis=1), atol=1e-5)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_contract_small_and_empty(backend):
     store = backend(4)
     assert store.search(np.ones(4, np.float32), 3).ids.tolist() == [[-1]]
@@ -36,7 +58,7 @@ def test_contract_small_and_empty(backend):
     assert store.search(np.array([0, 1, 0, 0], np.float32), 5).ids.tolist() == [[1, 0]]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_contract_rejects_wrong_dimension(backend):
     store = backend(8)
     with pytest.raises(ValueError, match="shape"):

@@ -22,6 +22,7 @@ from qa.audit import Actor, AuditLog
 from qa.conversation import with_context
 from qa.documents import MAX_FILE_BYTES, SUFFIXES, DocumentError, make_document, read_document
 from qa.index import StoreError
+from qa.location import StoreLocation, local_folder
 from qa.results import answer_record, unaskable_record
 from qa.splitter import split_document
 from qa.store import (
@@ -124,7 +125,7 @@ class Library:
     def __init__(
         self,
         assistant: Assistant,
-        store: Path | None = None,
+        store: StoreLocation | None = None,  # a folder, or a Milvus store
         read_only: bool = False,
         lock: LockSettings = LockSettings(),
         log: Callable[[str], None] | None = None,
@@ -137,8 +138,9 @@ class Library:
         self._lock = lock
         self._log = log or _log
         # uploads, removals and failed logins are recorded in the store's audit log
-        self.audit = audit if audit is not None or store is None else AuditLog(store, warn=self._log)
-        self.feedback = feedback if feedback is not None else FeedbackLog(feedback_path(store))  # 👍/👎 in the chat
+        self.audit = audit if audit is not None or store is None else AuditLog(local_folder(store), warn=self._log)
+        beside = None if store is None else local_folder(store)
+        self.feedback = feedback if feedback is not None else FeedbackLog(feedback_path(beside))  # 👍/👎 in the chat
         self._write_lock = threading.Lock()
         # what is known of the store on disk: a folder with no store yet will hold this assistant;
         # an existing one is read again before the first change
