@@ -10,7 +10,7 @@ import pytest
 from eval.feedback import FeedbackError, draft_set, read_feedback, write_draft
 from eval.sets import SetError, load_set
 from qa.types import Answer, Document, Passage, Quote, Source, Span
-from ui.app import Indexing, _per_file, cite_target, indexing_text, rated_question
+from ui.app import Indexing, _per_file, cite_target, indexing_text, rated_question, reopened
 from ui.feedback import FeedbackLog, feedback_path
 from ui.i18n import TEXTS, interface_language
 from ui.viewer import cited_passage, document_view
@@ -160,3 +160,14 @@ def test_the_feedback_file_stops_growing_at_its_limit(tmp_path):
     kept = log.path.read_text(encoding="utf-8").splitlines()
     assert 0 < len(kept) < 100 and log.path.stat().st_size <= 2_000
     assert all(json.loads(line)["rating"] == "down" for line in kept)  # whole lines only
+
+
+def test_a_reload_reopens_the_open_conversation_or_the_one_saved_since_new():
+    two = [["new"], ["old"]]
+    assert reopened(two, {"open": 1}) == 1 and reopened(two, {"open": 2}) is None  # named; gone
+    assert reopened(two, {"open": None}) is None  # after "clear": none
+    # after "New conversation" with one saved: the one saved since is first, even before {"open": 0} is kept
+    assert reopened(two, {"open": None, "saved": 1}) == 0
+    assert reopened(two, {"open": None, "saved": 2}) is None  # nothing asked since
+    assert reopened([["first"]], {"open": None, "saved": 0}) == 0 and reopened([], {"open": None, "saved": 0}) is None
+    assert reopened(None, "junk") is None and reopened(two, {"open": True}) is None

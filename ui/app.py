@@ -465,6 +465,22 @@ def cite_target(value: str) -> tuple[str, int, int] | None:
     return (doc, start, end) if isinstance(doc, str) and 0 <= start <= end else None
 
 
+def reopened(conversations: list[Any] | None, opened: Any) -> int | None:
+    """The index of the conversation to show on load: the one ``opened`` names ({"open": index}), or
+    none. After "New conversation" ({"open": None, "saved": n}, n the conversations saved then) a list
+    one longer holds the new one, saved at index 0 before its index was kept: gradio lists a saved
+    conversation first and only then sends the change that keeps {"open": 0}, so a reload in between
+    would otherwise show an empty chat for a conversation already listed."""
+    count = len(conversations or [])
+    state = opened if isinstance(opened, dict) else {}
+    index, saved = state.get("open"), state.get("saved")
+    if isinstance(index, int) and not isinstance(index, bool):
+        return index if 0 <= index < count else None
+    if index is None and isinstance(saved, int) and not isinstance(saved, bool) and count == saved + 1:
+        return 0
+    return None
+
+
 def build_app(library: Library):  # a gradio Blocks
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
@@ -537,7 +553,7 @@ def build_app(library: Library):  # a gradio Blocks
         chat_ui.chat_history_dataset.elem_id = "conversations"
         chat_ui.saved_conversations.storage_key = CONVERSATIONS_KEY
         chat_ui.saved_conversations.secret = CONVERSATIONS_KEY
-        current = gr.BrowserState({"open": None}, storage_key=CURRENT_KEY, secret=CURRENT_KEY)
+        current = gr.BrowserState({"open": None, "saved": 0}, storage_key=CURRENT_KEY, secret=CURRENT_KEY)
         writable = not library.read_only
         with gr.Accordion(en.documents, open=False, elem_id="documents") as documents:
             read_only_note = gr.Markdown(en.read_only, visible=not writable, elem_id="read-only")
@@ -655,18 +671,19 @@ def build_app(library: Library):  # a gradio Blocks
         chatbot.like(on_like, [chatbot, shown_language], None, api_visibility="private")
 
         # ---- the conversation open when the page was left comes back on reload
-        # (which one is open: saved after each answer, chosen from the list, or none after "new" or "clear")
+        # (which one is open: saved after each answer, chosen from the list, or none after "new" or "clear";
+        # "new" also keeps how many were saved, see ``reopened``)
         # (kept as {"open": index}: the page's store keeps no bare 0)
         chat_ui.saved_conversations.change(lambda i: {"open": i}, chat_ui.conversation_id, current, **private)
         chat_ui.chat_history_dataset.click(lambda i: {"open": i}, chat_ui.chat_history_dataset, current, **private)
-        chat_ui.new_chat_button.click(lambda: {"open": None}, None, current, **private)
+        chat_ui.new_chat_button.click(
+            lambda saved: {"open": None, "saved": len(saved or [])}, chat_ui.saved_conversations, current, **private
+        )
         chatbot.clear(lambda: {"open": None}, None, current, **private)
 
         def reopen(conversations: list[Any] | None, opened: Any):  # gradio updates
-            index = opened.get("open") if isinstance(opened, dict) else None
-            if isinstance(index, int) and conversations and 0 <= index < len(conversations):
-                return index, conversations[index]
-            return None, []
+            index = reopened(conversations, opened)
+            return (index, conversations[index]) if index is not None and conversations else (None, [])
 
         demo.load(reopen, [chat_ui.saved_conversations, current], [chat_ui.conversation_id, chatbot], **private).then(
             lambda x: (x, x), chatbot, [chat_ui.chatbot_state, chat_ui.chatbot_value], **private
