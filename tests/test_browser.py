@@ -301,16 +301,56 @@ def test_the_interface_follows_the_browser_language_and_switches(browser, server
         page.locator("#index-uploads", has_text="索引上传的文件").click()
         page.locator("#upload-status", has_text="请先选择文件。").wait_for(timeout=30_000)  # statuses too
 
-        page.get_by_label("English").check()
+        assert_gradio_words(page, "zh")  # gradio's own words follow the browser …
+
+        with page.expect_navigation():  # a switch reloads the page: gradio draws its words in the new language
+            page.get_by_label("English").check()
         page.locator("#heading", has_text="Ask the documents").wait_for(timeout=30_000)
         assert page.locator("#question button.submit-button").inner_text().strip() == "Send"
+        assert_gradio_words(page, "en")  # … and then the switch
         ask(page, QUESTION, ANSWER)  # a Chinese question, labelled in English
         assert "Sources:" in page.locator('#chat [data-testid="bot"]').last.inner_text()
         page.reload()  # the choice is kept
         page.locator("#heading", has_text="Ask the documents").wait_for(timeout=30_000)
         assert page.evaluate("document.documentElement.lang") == "en"
+        assert_gradio_words(page, "en")
     finally:
         page.context.close()
+
+    page = visit(browser, server[0], locale="en-US")  # the other way round
+    try:
+        assert_gradio_words(page, "en")
+        with page.expect_navigation():
+            page.get_by_label("中文").check()
+        page.locator("#heading", has_text="向文档提问").wait_for(timeout=30_000)
+        assert page.locator("#question button.submit-button").inner_text().strip() == "发送"
+        assert_gradio_words(page, "zh")
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    finally:
+        page.context.close()
+
+
+# gradio's own words, from its locale files (gradio/templates/frontend/assets/en-*.js, zh-CN-*.js): the
+# upload box's (upload.drop_file, upload.or, upload.click_to_upload) and the footer's (errors.use_via_api,
+# common.built_with_gradio, common.settings; its "Runs" has no Chinese there, so it is not checked)
+GRADIO_WORDS = {
+    "en": ("Drop File Here - or - Click to Upload", ["Use via API", "Built with Gradio", "Settings"]),
+    "zh": ("将文件拖放到此处 - 或 - 点击上传", ["通过 API 使用", "使用 Gradio 构建", "设置"]),
+}
+
+
+def assert_gradio_words(page, lang: str) -> None:
+    """Gradio's upload box (in the documents panel) and its footer are in ``lang``."""
+    panel = page.locator("#upload-files")
+    if not panel.is_visible():
+        page.locator("#documents > button").first.click()
+    panel.wait_for(state="visible", timeout=30_000)
+    upload, footer = GRADIO_WORDS[lang]
+    assert " ".join(panel.locator("button").first.inner_text().split()) == upload
+    shown = [" ".join(part.split()) for part in page.locator("footer").inner_text().split("·")]
+    assert all(words in shown for words in footer), shown
+    other = GRADIO_WORDS["en" if lang == "zh" else "zh"][1]
+    assert not any(words in shown for words in other), shown
 
 
 def contrast(page, selector: str) -> float:

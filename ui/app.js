@@ -98,6 +98,21 @@
     return true;
   }
 
+  // Gradio's own words (the upload box, the footer, its settings) in the interface's language, not
+  // the browser's: gradio picks its locale from navigator.language when it starts, before this script
+  // runs, so the choice is handed to its locale store through the changeLocale export of its core
+  // module, imported from the very URL the page loaded it from (the same module, the same store).
+  window.qaGradioLanguage = (value) => {
+    const core = performance
+      .getEntriesByType("resource")
+      .map((entry) => entry.name)
+      .find((name) => /\/assets\/core-[\w-]+\.js$/.test(new URL(name).pathname));
+    if (!core) return;
+    import(core)
+      .then((module) => typeof module.changeLocale === "function" && module.changeLocale(value === "zh" ? "zh-CN" : "en"))
+      .catch(() => {});
+  };
+
   document.addEventListener(
     "click",
     (event) => {

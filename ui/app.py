@@ -729,10 +729,16 @@ _BROWSER_LANGUAGE = """() => {
   if (saved === "zh" || saved === "en") return saved;
   return (navigator.languages || [navigator.language]).join(",").toLowerCase().startsWith("zh") ? "zh" : "en";
 }"""
+# a switch also reloads the page (the conversation is kept in the browser): some of gradio's own words,
+# the upload box's, are set once when drawn, and gradio's locale can only be set after it has started
 _SAVE_LANGUAGE = """(value, showing) => {
   if (value === "zh" || value === "en") {
+    const before = window.qaShownLanguage;  // unset on the page's first setting of the language
+    window.qaShownLanguage = value;
     localStorage.setItem("qa-assistant-language", value);
     document.documentElement.lang = value === "zh" ? "zh-CN" : "en";
+    if (before && before !== value) location.reload();
+    else if (window.qaGradioLanguage) window.qaGradioLanguage(value);  // gradio's own words (app.js)
   }
   return [value, showing];
 }"""
