@@ -18,7 +18,7 @@ from pathlib import Path
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
 from qa.crosslingual import bridge, translation_boosts
 from qa.documents import Document, DocumentError, expand_paths, read_document
-from qa.gate import corpus_scripts, missing_words, never_mentioned
+from qa.gate import corpus_scripts, cross_lingual, missing_words, never_mentioned
 from qa.index import CorpusIndex, read_manifest
 from qa.location import MilvusLocation, parse_location
 from qa.question import Question, analyse, bridged
@@ -197,7 +197,7 @@ class Assistant:
 
         if not hits:
             return done("the documents hold no text to search")
-        missing = missing_words(self.index, retrieved.question, retrieved.question.cjk not in self._scripts)
+        missing = missing_words(self.index, retrieved.question, cross_lingual(retrieved.question, self._scripts))
         if any(name for _, name in missing):
             return done(never_mentioned(missing))
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
@@ -215,7 +215,7 @@ class Assistant:
         its words translate to) and the sentences that match it best, dense and keyword fused."""
         q = analyse(text)
         boosts = None
-        if not q.cjk and False not in self._scripts and self._scripts:  # English over Chinese-only text
+        if not q.cjk and cross_lingual(q, self._scripts):  # English over Chinese-only text
             pairs = bridge(q.text, self.index.keywords.__contains__)
             q, boosts = bridged(q, pairs), translation_boosts(pairs)
         analyse_ms = clock.lap()

@@ -38,6 +38,11 @@ def corpus_scripts(index: CorpusIndex) -> frozenset[bool]:
     return frozenset(script for script, share in shares.items() if share >= MIN_SCRIPT_SHARE)
 
 
+def cross_lingual(q: Question, scripts: frozenset[bool]) -> bool:
+    """Whether ``q`` is written in a script the documents (``corpus_scripts``) do not speak."""
+    return bool(scripts) and q.cjk not in scripts
+
+
 def missing_words(index: CorpusIndex, q: Question, cross_lingual: bool) -> list[tuple[str, bool]]:
     """The question's nouns and names (with whether each is a name) that no document uses; of a
     question in another script than the documents', only the words written in theirs."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from qa.crosslingual import asked_for, unsupported_words
 from qa.extract import Candidate, candidates
-from qa.gate import corpus_scripts, never_mentioned
+from qa.gate import corpus_scripts, cross_lingual, never_mentioned
 from qa.index import CorpusIndex
 from qa.question import Kind, Question
 from qa.quote import QUOTE_CHARS
@@ -186,7 +186,7 @@ class RulesReader:
         风格): then only a modifier is missing, as a question in other words than the text's has."""
         if pick.hit.keyword == 0.0 and pick.hit.dense == 1.0:
             return ""  # a document's own date line, picked for a question about the document
-        if q.cjk in self._scripts:
+        if not cross_lingual(q, self._scripts):
             sentence = self.index.sentences[pick.hit.sentence]
             passage = self.index.passages[sentence.passage]
             context = normalise(" ".join([self.index.text(passage.doc, passage.span), passage.title, *passage.section]))
