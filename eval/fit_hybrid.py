@@ -249,10 +249,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"written to {trained_reader().folder / 'reader.json'}")
         return
     calibration, held = halves(read_rows(args.calibration))
-    extra = [row for path in args.also for row in read_rows(path)]
+    also = {path: read_rows(path) for path in args.also}
+    extra = [row for rows in also.values() for row in rows]
     model = fit([*calibration, *extra])
     sets = {"calibration half (fitted on)": calibration, "validation report half": held}
-    sets |= {f"{path} (fitted on)": read_rows(path) for path in args.also}
+    sets |= {f"{path} (fitted on)": rows for path, rows in also.items()}
     for spec in args.report:
         name, _, path = spec.partition("=")
         sets[name] = read_rows(path)
@@ -270,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "threshold": model.threshold,
             "trained_reader": trained_reader().meta.get("settings", {}).get("epochs"),
             "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
-            + "".join(f"; {path} ({len(read_rows(path))} questions)" for path in args.also),
+            + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items()),
             "figures": results,
         }
         Path(args.out).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
