@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from qa.location import MilvusLocation, StoreLocation, local_folder, parse_location
+from qa.location import MilvusLocation, StoreLocation, data_home, local_folder, parse_location
 
 EXIT_USAGE = 2  # a domain error: the input, the store or the machine; said in one line
 EXIT_BUG = 1  # anything else: the traceback goes to a log file
@@ -36,8 +36,7 @@ def default_store() -> Path:
     """``$QA_STORE``, else ``$XDG_DATA_HOME/qa-assistant/store`` (``~/.local/share/…``)."""
     if os.environ.get("QA_STORE"):
         return Path(os.environ["QA_STORE"])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "qa-assistant" / "store"
+    return data_home() / "store"
 
 
 def default_corpus() -> Path:

@@ -19,6 +19,12 @@ _SERVER = re.compile(r"^(https?|tcp|grpc)://[^/?#\s]+/?$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
 
+def data_home() -> Path:
+    """``$XDG_DATA_HOME/qa-assistant``, else ``~/.local/share/qa-assistant``: where the default store
+    and the chat's feedback without a store lie."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "qa-assistant"
+
+
 class LocationError(ValueError):
     """A ``--store`` text that names no store; the message says what forms there are."""
 

@@ -4,12 +4,12 @@ its quote and its sources (``qa eval --from-feedback`` turns the 👎 ones into 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from qa.location import data_home
 from qa.results import answer_record
 from qa.types import Answer
 
@@ -20,8 +20,7 @@ def feedback_path(store: Path | None) -> Path:
     """Beside the store's other files; without a store, in the user's data folder."""
     if store is not None:
         return store / FILE_NAME
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "qa-assistant" / FILE_NAME
+    return data_home() / FILE_NAME
 
 
 MAX_BYTES = 20 * 2**20  # a file this large takes no more ratings: clicks cannot fill the disk
