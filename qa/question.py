@@ -221,3 +221,27 @@ def bridged(question: Question, pairs: list[tuple[str, str]]) -> Question:
     extra = [(chinese, side.get(english, 1)) for english, chinese in pairs if chinese not in question.terms]
     extra = list(dict(extra).items())
     return replace(question, terms=(*question.terms, *(c for c, _ in extra)), sides=(*question.sides, *extra))
+
+
+# The Chinese question word for what an English question asks (its kind).
+CHINESE_QUESTION_WORD = {
+    Kind.NUMBER: "多少",
+    Kind.PERCENT: "多少",
+    Kind.DATE: "什么时候",
+    Kind.PERSON: "谁",
+    Kind.PLACE: "哪里",
+    Kind.ENTITY: "什么",
+    Kind.SPAN: "什么",
+}
+
+
+def in_chinese(question: Question) -> str | None:
+    """An English question bridged to Chinese documents (``bridged``) as far as the dictionary
+    renders it: the Chinese question word for its kind, then the Chinese words of the documents for
+    its words, in its order (How many items were exempted … → 多少 事项 清单). None for a question in
+    Chinese, or one none of whose words was bridged. The span model learnt to read a question in
+    the passage's language; this is the nearest it can be given."""
+    if question.cjk:
+        return None
+    chinese = [t for t in question.terms if cjk_ratio(t) > 0.5]
+    return " ".join([CHINESE_QUESTION_WORD[question.kind], *chinese]) if chinese else None

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.question import Question
+from qa.question import Question, in_chinese
 from qa.reading.e5file import E5File
 from qa.reading.features import WindowSettings, make_windows, pad_batch, question_ids
 from qa.reading.model import embed
@@ -52,6 +52,12 @@ class Evidence:
     passages: tuple[ReadPassage, ...]  # the best passages, best first
     hits: tuple[SentenceHit, ...] = ()  # the fused sentence hits behind them, best first
     missing: tuple[tuple[str, bool], ...] = ()  # the question's nouns no document uses (names never get here)
+
+    @property
+    def asked(self) -> str:
+        """The question as a span model reads it: as asked, or an English question over Chinese
+        documents in the documents' words (``in_chinese``), where their words were bridged."""
+        return in_chinese(self.question) or self.text
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class TrainedReader:
     def read(self, evidence: Evidence) -> Reading | Refusal:
         """The best span over all windows of the evidence's passages, where it beats "no answer"
         (the ``<s>`` token's score, at its most confident window) by the threshold."""
-        found = self.best(evidence.text, evidence.passages)
+        found = self.best(evidence.asked, evidence.passages)
         if found is None or found.margin <= 0:
             return Refusal("the reader found no answer in the passages that match the question")
         return found
