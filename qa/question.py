@@ -235,13 +235,13 @@ CHINESE_QUESTION_WORD = {
 }
 
 
-def in_chinese(question: Question) -> str | None:
-    """An English question bridged to Chinese documents (``bridged``) as far as the dictionary
-    renders it: the Chinese question word for its kind, then the Chinese words of the documents for
-    its words, in its order (How many items were exempted … → 多少 事项 清单). None for a question in
-    Chinese, or one none of whose words was bridged. The span model learnt to read a question in
-    the passage's language; this is the nearest it can be given."""
+def in_chinese(question: Question, text: str) -> str | None:
+    """An English question bridged to Chinese ``text`` (``bridged``) as far as the dictionary
+    renders it: the Chinese question word for its kind, then the words of ``text`` for its words,
+    in its order (How many items were exempted … → 多少 事项 清单). None for a question in Chinese,
+    or one none of whose words ``text`` uses. The span model learnt to read a question in the
+    passage's language; this is the nearest it can be given."""
     if question.cjk:
         return None
-    chinese = [t for t in question.terms if cjk_ratio(t) > 0.5]
+    chinese = [t for t in question.terms if cjk_ratio(t) > 0.5 and t in text]
     return " ".join([CHINESE_QUESTION_WORD[question.kind], *chinese]) if chinese else None

@@ -17,13 +17,15 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.question import Question, in_chinese
+from qa.crosslingual import bridge
+from qa.question import Question, bridged, in_chinese
 from qa.reading.e5file import E5File
 from qa.reading.features import WindowSettings, make_windows, pad_batch, question_ids
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import widen_span
 from qa.retrieve import SentenceHit
+from qa.text import cjk_ratio
 from qa.types import Span
 
 DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
@@ -53,11 +55,15 @@ class Evidence:
     hits: tuple[SentenceHit, ...] = ()  # the fused sentence hits behind them, best first
     missing: tuple[tuple[str, bool], ...] = ()  # the question's nouns no document uses (names never get here)
 
-    @property
-    def asked(self) -> str:
-        """The question as a span model reads it: as asked, or an English question over Chinese
-        documents in the documents' words (``in_chinese``), where their words were bridged."""
-        return in_chinese(self.question) or self.text
+    def asked(self, passage: str) -> str:
+        """The question as a span model reads it over ``passage``: as asked, or, an English
+        question over a Chinese passage, in the passage's words for its words (``in_chinese``),
+        where the dictionary bridges any. Decided per passage, so that it holds in a store of
+        Chinese and English documents alike."""
+        if self.question.cjk or cjk_ratio(passage) <= 0.5:
+            return self.text
+        question = bridged(self.question, bridge(self.question.text, passage.__contains__))
+        return in_chinese(question, passage) or self.text
 
 
 @dataclass(frozen=True)
@@ -137,22 +143,23 @@ class TrainedReader:
     def read(self, evidence: Evidence) -> Reading | Refusal:
         """The best span over all windows of the evidence's passages, where it beats "no answer"
         (the ``<s>`` token's score, at its most confident window) by the threshold."""
-        found = self.best(evidence.asked, evidence.passages)
+        found = self.best([evidence.asked(p.text) for p in evidence.passages], evidence.passages)
         if found is None or found.margin <= 0:
             return Refusal("the reader found no answer in the passages that match the question")
         return found
 
-    def best(self, question: str, passages: Sequence[ReadPassage]) -> Reading | None:
+    def best(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> Reading | None:
         """The best span over all windows of ``passages`` whatever its margin, or None when they
-        hold no text."""
+        hold no text. ``question`` is one for all passages, or one for each (``Evidence.asked``)."""
         vocab = self._base.vocabulary
-        q = question_ids(self._tokenizer, question, self.windows)
+        asked = [question] * len(passages) if isinstance(question, str) else list(question)
+        ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
         windows = []
         for p, passage in enumerate(passages):
             tokens = self._tokenizer.encode(passage.text)
             if not len(tokens):
                 continue
-            for w in make_windows(q, tokens, self.windows, vocab.bos, vocab.eos):
+            for w in make_windows(ids[asked[p]], tokens, self.windows, vocab.bos, vocab.eos):
                 windows.append((p, tokens, w))
         if not windows:
             return None
