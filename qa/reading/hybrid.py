@@ -150,7 +150,7 @@ class HybridReader:
     def observe(self, evidence: Evidence) -> Observation:
         """Both readers' answers to ``evidence`` and the features of the choice."""
         rules = self.rules.read(evidence)
-        trained = self.trained.best([evidence.asked(p.text) for p in evidence.passages], evidence.passages)
+        trained = self.trained.best(evidence.asked_of_each(), evidence.passages)
         null_margin = trained.margin + self.trained.settings.threshold if trained else -math.inf
         return Observation(rules, trained, features(evidence, rules, trained, null_margin, self._text))
 

@@ -65,6 +65,10 @@ class Evidence:
         question = bridged(self.question, bridge(self.question.text, passage.__contains__))
         return in_chinese(question, passage) or self.text
 
+    def asked_of_each(self) -> list[str]:
+        """``asked`` for each of the passages, in their order: what a span model reads them with."""
+        return [self.asked(p.text) for p in self.passages]
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -143,14 +147,14 @@ class TrainedReader:
     def read(self, evidence: Evidence) -> Reading | Refusal:
         """The best span over all windows of the evidence's passages, where it beats "no answer"
         (the ``<s>`` token's score, at its most confident window) by the threshold."""
-        found = self.best([evidence.asked(p.text) for p in evidence.passages], evidence.passages)
+        found = self.best(evidence.asked_of_each(), evidence.passages)
         if found is None or found.margin <= 0:
             return Refusal("the reader found no answer in the passages that match the question")
         return found
 
     def best(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> Reading | None:
         """The best span over all windows of ``passages`` whatever its margin, or None when they
-        hold no text. ``question`` is one for all passages, or one for each (``Evidence.asked``)."""
+        hold no text. ``question`` is one for all passages, or one for each (``Evidence.asked_of_each``)."""
         vocab = self._base.vocabulary
         asked = [question] * len(passages) if isinstance(question, str) else list(question)
         ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
