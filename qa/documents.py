@@ -383,9 +383,9 @@ def _pdf_layout(path: Path, plain: list[tuple[str, int]], budget: int, limits: R
 
 
 def _pdf_pages(path: Path, size: int, limits: ReadLimits) -> list[tuple[str, int]]:
-    """pypdf's text of each page, and the bytes its content decodes to. Before a page is parsed its
-    content is decoded and counted against what a file of this size may decode to; past that, or past
-    the page or operand limits, the file is refused in one line."""
+    """pypdf's text of each page, and the bytes its content decodes to. Before any page is parsed the
+    content of every page is decoded and counted against what a file of this size may decode to; past
+    that, or past the page or operand limits, the file is refused in one line."""
     most = limits.pdf_content_bytes(size)
     decoded = chars = 0
     pages: list[tuple[str, int]] = []
@@ -400,16 +400,18 @@ def _pdf_pages(path: Path, size: int, limits: ReadLimits) -> list[tuple[str, int
                     raise DocumentError(
                         f"{path.name}: {count} pages, over the {limits.max_pdf_pages} page limit; refusing"
                     )
-                for page in reader.pages:
+                lengths = []
+                for page in reader.pages:  # every page is counted before any is parsed
                     content = page.get_contents()
-                    length = 0 if content is None else len(content.get_data())
-                    decoded += length
+                    lengths.append(0 if content is None else len(content.get_data()))
+                    decoded += lengths[-1]
                     del content
                     if decoded > most:
                         raise DocumentError(
                             f"{path.name}: its pages decode to over {most} bytes; refusing "
                             f"(a PDF of {size} bytes may decode to {most})"
                         )
+                for page, length in zip(reader.pages, lengths, strict=True):
                     text = page.extract_text() or ""
                     chars += len(text)
                     if chars > most:
