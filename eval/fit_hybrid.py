@@ -5,12 +5,15 @@
     python -m eval.fit_hybrid fit --calibration rows.jsonl [--also dev.jsonl] [--report NAME=rows.jsonl] [--out FILE]
 
 ``collect`` runs the assistant's retrieval and gate over a Q&A set, lets both readers read, and
-writes one line a question: the features, and whether each reader's span was judged right.
+writes one line a question: the features, whether each reader's span was judged right, and the
+trained reader's best span in each passage read alone (``passages``: its score, its window's
+"no answer" score, the passage's retrieval score, and whether it was judged right).
 
 The calibration rows are split by document into two halves (``halves``). ``threshold`` chooses the
-trained reader's own no-answer threshold on the first, as the pipeline uses it, and with ``--write``
-stores it with that model. ``fit`` fits the two logistic models and their threshold on the first
-half (and on the ``--also`` rows: a development set of the genre the rules were written for), and
+trained reader's own no-answer threshold and the weight of the retrieval score in its choice of
+passage on the first, as the pipeline uses them, and with ``--write`` stores them with that model.
+``fit`` fits the two logistic models and their threshold on the first half (and on the ``--also``
+rows: a development set of the genre the rules were written for), and
 prints the figures of the rules, the trained reader and the hybrid on the other half and on every
 ``--report`` set; with ``--out`` it writes the model. Only what is named is fitted on: the figures
 of the other half and of the ``--report`` sets are held out.
@@ -27,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from eval.judge import answer_correct
-from eval.sets import load_set
+from eval.sets import Item, load_set
 from qa.reading.hybrid import FEATURES, HybridModel
+from qa.reading.reader import Reading
 
 Row = dict
 Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is right)
@@ -39,22 +43,28 @@ def collect(set_path: str, store: str) -> list[Row]:
     """One row a question of ``set_path``: both readers' answers over ``store`` and their features."""
     from qa.assistant import Assistant, QuestionError, clean_question, trained_reader
     from qa.reading.hybrid import HybridReader, Observation
-    from qa.reading.reader import Evidence, Reading, Refusal
+    from qa.reading.reader import Evidence, Refusal
 
     base = Assistant.load(store)
     unused = HybridModel((0.0,) * len(FEATURES), (0.0,) * len(FEATURES), 1.0)
     hybrid = HybridReader(base.index, trained_reader(), unused)
     seen: list[Observation] = []
+    passages: list[list[tuple[Reading | None, float]]] = []  # per passage: its best span, its retrieval score
 
     class Observer:  # reads with the rules; records both readers' answers
         settings = hybrid.settings
 
         def read(self, evidence: Evidence) -> Reading | Refusal:
             seen.append(hybrid.observe(evidence))
+            asked = evidence.asked_of_each()
+            passages.append(
+                [(hybrid.trained.best(q, [p]), p.score) for q, p in zip(asked, evidence.passages, strict=True)]
+            )
             return seen[-1].rules
 
     assistant = Assistant(base.index, base.encoder, Observer())
     texts = {name: t.text for name, t in base.index.texts.items()}
+    threshold = hybrid.trained.settings.threshold
     rows = []
     for item in load_set(set_path):
         try:
@@ -62,6 +72,7 @@ def collect(set_path: str, store: str) -> list[Row]:
         except QuestionError:
             continue
         seen.clear()
+        passages.clear()
         assistant.ask(question)
         row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": not seen}
         if seen:
@@ -75,9 +86,23 @@ def collect(set_path: str, store: str) -> list[Row]:
                 "trained_answer": t_text,
                 "rules_ok": r_text is not None and answer_correct(True, r_text, item.answers, item.answerable),
                 "trained_ok": t_text is not None and answer_correct(True, t_text, item.answers, item.answerable),
+                "passages": [_candidate(c, score, threshold, texts, item) for c, score in passages[0]],
             }
         rows.append(row)
     return rows
+
+
+def _candidate(
+    reading: Reading | None, retrieval: float, threshold: float, texts: dict[str, str], item: Item
+) -> Row | None:
+    """The trained reader's best span in one passage read alone (``threshold``: the reader's, that
+    its margin was taken against), for ``trained_calibration``."""
+    if reading is None:
+        return None
+    null = reading.score - reading.margin - threshold
+    answer = texts[reading.doc][reading.start : reading.end]
+    ok = answer_correct(True, answer, item.answers, item.answerable)
+    return {"score": reading.score, "null": null, "retrieval": retrieval, "ok": ok}
 
 
 def _matrix(rows: Sequence[Row]) -> np.ndarray:
@@ -130,10 +155,29 @@ def rules_decision(r: Row) -> tuple[bool, bool]:
     return found, found and r["rules_ok"]
 
 
-def trained_decision(threshold: float) -> Decision:
+def trained_choice(row: Row, weight: float) -> tuple[float, bool] | None:
+    """The trained reader's span as it chooses with ``passage_weight`` = ``weight``, from the
+    row's per-passage spans: its margin over the least confident "no answer", and whether it is
+    right; None where it found none."""
+    if row["gated"]:
+        return None
+    if "passages" not in row:
+        raise ValueError(
+            f"row {row['id']} has no per-passage spans: collect its rows again (python -m eval.fit_hybrid collect)"
+        )
+    found = [c for c in row["passages"] if c]
+    if not found:
+        return None
+    null = min(c["null"] for c in found)
+    pick = max(found, key=lambda c: c["score"] + weight * c["retrieval"])
+    return pick["score"] - null, pick["ok"]
+
+
+def trained_decision(threshold: float, weight: float) -> Decision:
     def decide(r: Row) -> tuple[bool, bool]:
-        found = not r["gated"] and r["features"]["trained_found"] and r["features"]["trained_margin"] > threshold
-        return bool(found), bool(found and r["trained_ok"])
+        choice = trained_choice(r, weight)
+        found = choice is not None and choice[0] > threshold
+        return found, bool(found and choice and choice[1])
 
     return decide
 
@@ -185,17 +229,22 @@ def fit(rows: Sequence[Row]) -> HybridModel:
     return HybridModel(model.trained, model.rules, round(best[1], 3))
 
 
-def trained_threshold(rows: Sequence[Row]) -> float:
-    """The trained reader's own no-answer threshold that maximises the pipeline's accuracy on
-    ``rows`` (its margins as the assistant hands it passages, not over gold paragraphs)."""
-    grid = [round(float(t), 2) for t in np.arange(-4.0, 6.01, 0.25)]
-    return max(grid, key=lambda t: (figures(rows, trained_decision(t))["accuracy"], -abs(t)))
+PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 
-def write_trained_threshold(threshold: float, source: str, folder: Path) -> None:
+def trained_calibration(rows: Sequence[Row]) -> tuple[float, float]:
+    """The trained reader's own no-answer threshold and passage weight that maximise the
+    pipeline's accuracy on ``rows`` (its margins as the assistant hands it passages, not over gold
+    paragraphs); ties go to the smaller threshold and weight."""
+    grid = [(round(float(t), 2), w) for t in np.arange(-4.0, 6.01, 0.25) for w in PASSAGE_WEIGHTS]
+    return max(grid, key=lambda tw: (figures(rows, trained_decision(*tw))["accuracy"], -abs(tw[0]), -tw[1]))
+
+
+def write_trained_calibration(threshold: float, weight: float, source: str, folder: Path) -> None:
     meta_path = folder / "reader.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["threshold"] = threshold
+    meta["passage_weight"] = weight
     meta["threshold_from"] = f"python -m eval.fit_hybrid threshold: the pipeline's accuracy on {source}"
     meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -204,12 +253,14 @@ def read_rows(path: str | Path) -> list[Row]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
 
-def report(model: HybridModel, sets: dict[str, list[Row]], trained_threshold: float) -> dict[str, dict]:
+def report(model: HybridModel, sets: dict[str, list[Row]], trained: tuple[float, float]) -> dict[str, dict]:
+    """The rules', the trained reader's (at its ``(threshold, passage_weight)``) and the hybrid's
+    figures on each set of rows."""
     out = {}
     for name, rows in sets.items():
         out[name] = {
             "rules": figures(rows, rules_decision),
-            "trained": figures(rows, trained_decision(trained_threshold)),
+            "trained": figures(rows, trained_decision(*trained)),
             "hybrid": figures(rows, hybrid_decision(model)),
         }
     return out
@@ -222,8 +273,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("set")
     c.add_argument("--store", required=True)
     c.add_argument("--out", required=True)
-    t = commands.add_parser("threshold", help="the trained reader's own threshold, on the calibration half")
+    t = commands.add_parser(
+        "threshold", help="the trained reader's threshold and passage weight, on the calibration half"
+    )
     t.add_argument("--calibration", required=True)
+    t.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS", help="held-out rows to report on")
     t.add_argument("--write", action="store_true", help="into qa/models/reader/reader.json")
     f = commands.add_parser("fit")
     f.add_argument("--calibration", required=True, help="rows of the validation split; fitted on one half")
@@ -240,12 +294,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if args.command == "threshold":
         calibration, held = halves(read_rows(args.calibration))
-        threshold = trained_threshold(calibration)
-        print(f"threshold {threshold}: calibration half {figures(calibration, trained_decision(threshold))}")
-        print(f"  held-out half {figures(held, trained_decision(threshold))}")
+        threshold, weight = trained_calibration(calibration)
+        print(f"threshold {threshold}, passage weight {weight}:")
+        print(f"  calibration half {figures(calibration, trained_decision(threshold, weight))}")
+        print(f"  held-out half {figures(held, trained_decision(threshold, weight))}")
+        for spec in args.report:
+            name, _, path = spec.partition("=")
+            print(f"  {name} {figures(read_rows(path), trained_decision(threshold, weight))}")
         if args.write:
             source = f"the calibration half of {args.calibration} ({len(calibration)} questions)"
-            write_trained_threshold(threshold, source, trained_reader().folder)
+            write_trained_calibration(threshold, weight, source, trained_reader().folder)
             print(f"written to {trained_reader().folder / 'reader.json'}")
         return
     calibration, held = halves(read_rows(args.calibration))
@@ -257,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for spec in args.report:
         name, _, path = spec.partition("=")
         sets[name] = read_rows(path)
-    results = report(model, sets, trained_reader().settings.threshold)
+    settings = trained_reader().settings
+    results = report(model, sets, (settings.threshold, settings.passage_weight))
     for name, by_reader in results.items():
         print(name)
         for reader, numbers in by_reader.items():

@@ -8,7 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from eval.fit_hybrid import figures, fit, halves, hybrid_decision, logistic_fit
+from eval.fit_hybrid import (
+    PASSAGE_WEIGHTS,
+    figures,
+    fit,
+    halves,
+    hybrid_decision,
+    logistic_fit,
+    trained_calibration,
+    trained_choice,
+    trained_decision,
+)
 from qa.assistant import Assistant
 from qa.reading.hybrid import DEFAULT_HYBRID_MODEL, FEATURES, HybridModel, HybridReader
 from qa.reading.reader import ReaderError
@@ -64,6 +74,38 @@ def test_fit_learns_which_reader_to_trust() -> None:
     p_trained, p_rules = model.chances(rows[0]["features"])
     assert p_rules > p_trained
     assert figures(rows, hybrid_decision(model))["answerable"] == 1.0
+
+
+def _passages_row(answerable: bool, *passages: tuple[float, float, float, bool], doc: str = "d") -> dict:
+    """A row of per-passage spans: (span score, window's no-answer score, retrieval score, right)."""
+    spans = [{"score": s, "null": n, "retrieval": r, "ok": ok} for s, n, r, ok in passages]
+    return {"id": doc, "answerable": answerable, "gated": False, "doc": doc, "passages": spans}
+
+
+def test_the_trained_choice_weighs_the_retrieval_score_in() -> None:
+    row = _passages_row(True, (3.0, 1.0, 0.9, True), (4.0, 2.0, 0.1, False))
+    assert trained_choice(row, 0.0) == (3.0, False)  # the higher span score wins; margin over the lowest null
+    assert trained_choice(row, 2.0) == (2.0, True)  # 3 + 1.8 beats 4 + 0.2
+    assert trained_choice({"answerable": True, "gated": True, "doc": "d"}, 1.0) is None
+    assert trained_choice(_passages_row(True), 1.0) is None
+    old = _passages_row(True, doc="old-row")
+    del old["passages"]  # rows collected before the per-passage spans were recorded
+    with pytest.raises(ValueError, match="old-row has no per-passage spans: collect"):
+        trained_choice(old, 0.0)
+
+
+def test_calibration_finds_the_passage_weight_and_threshold_the_rows_call_for() -> None:
+    """Answerable rows whose right span lies in the better-retrieved passage (with a slightly lower
+    span score) and unanswerable rows with low margins: a positive weight and a threshold between
+    the margins are chosen, and every row is then right."""
+    rows = []
+    for i in range(60):
+        rows.append(_passages_row(True, (5.0, 0.0, 0.8, True), (5.5, 1.0, 0.2, False), doc=f"a{i}"))
+        rows.append(_passages_row(False, (-1.0, 0.0, 0.8, False), doc=f"u{i}"))
+    threshold, weight = trained_calibration(rows)
+    assert weight in PASSAGE_WEIGHTS and weight >= 1.0
+    assert -1.0 <= threshold < 5.0
+    assert figures(rows, trained_decision(threshold, weight))["accuracy"] == 1.0
 
 
 def test_the_shipped_model_matches_the_features_it_reads() -> None:

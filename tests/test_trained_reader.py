@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -98,6 +99,39 @@ def test_the_best_passage_wins_and_offsets_are_the_documents(reader: TrainedRead
     assert not isinstance(reading, Refusal)
     assert reading.doc == "doc.txt" and 100 <= reading.start < reading.end
     assert REPORT[reading.start - 100 : reading.end - 100] == "106个"
+
+
+def test_the_retrieval_score_weighs_in_the_choice_of_passage(reader: TrainedReader) -> None:
+    """Two passages that each answer the question with their own count: with a heavy passage weight
+    the better-retrieved one gives the span, whichever it is, and the margin stays the span's own
+    score against the same "no answer"."""
+    other = REPORT.replace("106个", "58个")
+    question = "推出了多少个不予处罚事项？"
+    weighted = TrainedReader(settings=replace(reader.settings, passage_weight=100.0))
+    for scores, expected in (((0.9, 0.1), "106个"), ((0.1, 0.9), "58个")):
+        passages = tuple(
+            ReadPassage("doc.txt", 1000 * i, text, score)
+            for i, (text, score) in enumerate(zip((REPORT, other), scores))
+        )
+        reading = weighted.best(question, passages)
+        assert reading is not None
+        text = passages[reading.start // 1000].text
+        assert text[reading.start % 1000 : reading.end % 1000] == expected
+        unweighted = reader.best(question, passages)  # the same windows in the same batches
+        assert unweighted is not None and reading.score - reading.margin == unweighted.score - unweighted.margin
+        assert reading.score < 50  # the span's own score: the weight chose the passage, it is not added
+
+
+def test_a_passage_scores_the_same_whatever_is_read_beside_it(reader: TrainedReader) -> None:
+    """The int8 model scales its activations per batch: read in one batch with other passages, a
+    window's logits moved by up to 2.4. Read one window at a time, the span and its score do not
+    depend on the company."""
+    question = "推出了多少个不予处罚事项？"
+    alone = reader.best(question, [ReadPassage("doc.txt", 0, REPORT, 1.0)])
+    beside = reader.best(question, [ReadPassage("doc.txt", 0, REPORT, 1.0), ReadPassage("en.txt", 0, ENGLISH * 4, 0.5)])
+    assert alone is not None and beside is not None
+    assert (beside.doc, beside.start, beside.end) == (alone.doc, alone.start, alone.end)
+    assert beside.score == alone.score
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path) -> None:

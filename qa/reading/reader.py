@@ -3,7 +3,10 @@
 ``Reader`` is the protocol. ``TrainedReader`` runs the span model trained by ``qa train-reader``
 (int8 ONNX, shipped in ``qa/models/reader``): every window of every passage is scored, each span
 by its start and end logits, and "no answer" by the ``<s>`` token's; the span is given when it
-beats no-answer by the calibrated ``threshold``.
+beats no-answer by the calibrated ``threshold``. Among the passages, a span is chosen by its score
+plus ``passage_weight`` times its passage's retrieval score (the retriever's evidence weighed in
+with the reader's, as BERTserini interpolates them); both are calibrated together on
+the held-out split (``python -m eval.fit_hybrid threshold``).
 """
 
 from __future__ import annotations
@@ -98,10 +101,14 @@ class Reader(Protocol):
 @dataclass(frozen=True)
 class ReaderSettings:
     threshold: float = 0.0  # span score minus no-answer score needed to answer; calibrated on validation
+    passage_weight: float = 0.0  # added to a span's score per unit of its passage's retrieval score; calibrated
     max_answer_tokens: int = 30
     top_k: int = 20  # start and end candidates per window
     passages: int = 3  # retrieved passages read for one question
-    batch: int = 8
+    # windows run together: 1, because the int8 model quantises its activations with one scale per
+    # batch, so a window's logits moved by up to 2.4 with the other windows (and padding) beside it,
+    # and one window at a time is faster too (46 ms a window against 66 ms in batches of 8)
+    batch: int = 1
 
 
 class TrainedReader:
@@ -114,8 +121,9 @@ class TrainedReader:
             raise ReaderError(f"the trained reader is missing from {self.folder} (qa train-reader writes it)")
         self.meta = json.loads(meta.read_text(encoding="utf-8"))
         self.windows = WindowSettings(**self.meta["windows"])
-        calibrated = self.meta.get("threshold")
-        self.settings = settings or ReaderSettings(threshold=float(calibrated) if calibrated is not None else 0.0)
+        self.settings = settings or ReaderSettings(
+            threshold=float(self.meta.get("threshold", 0.0)), passage_weight=float(self.meta.get("passage_weight", 0.0))
+        )
 
     @cached_property
     def _base(self) -> E5File:
@@ -154,7 +162,9 @@ class TrainedReader:
 
     def best(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> Reading | None:
         """The best span over all windows of ``passages`` whatever its margin, or None when they
-        hold no text. ``question`` is one for all passages, or one for each (``Evidence.asked_of_each``)."""
+        hold no text: the highest span score plus ``passage_weight`` × its passage's retrieval
+        score. The margin is the span's own score against the least confident "no answer" of any
+        window. ``question`` is one for all passages, or one for each (``Evidence.asked_of_each``)."""
         vocab = self._base.vocabulary
         asked = [question] * len(passages) if isinstance(question, str) else list(question)
         ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
@@ -167,7 +177,7 @@ class TrainedReader:
                 windows.append((p, tokens, w))
         if not windows:
             return None
-        best: tuple[int, int, int, float] | None = None
+        best: tuple[int, int, int, float, float] | None = None  # passage, start, end, score, score with the prior
         null = np.inf
         s = self.settings
         for i in range(0, len(windows), s.batch):
@@ -183,11 +193,12 @@ class TrainedReader:
                 start, end = tokens.starts[first], tokens.ends[last]
                 if end <= start:
                     continue
-                if best is None or score > best[3]:
-                    best = (p, start, end, score)
+                ranked = score + s.passage_weight * passages[p].score
+                if best is None or ranked > best[4]:
+                    best = (p, start, end, score, ranked)
         if best is None:
             return None
-        p, start, end, score = best
+        p, start, end, score, _ = best
         passage = passages[p]
         start, end = widen_span(passage.text, start, end)
         return Reading(passage.doc, passage.start + start, passage.start + end, score, score - null - s.threshold)
