@@ -122,7 +122,8 @@ class TrainedReader:
         self.meta = json.loads(meta.read_text(encoding="utf-8"))
         self.windows = WindowSettings(**self.meta["windows"])
         self.settings = settings or ReaderSettings(
-            threshold=float(self.meta.get("threshold", 0.0)), passage_weight=float(self.meta.get("passage_weight", 0.0))
+            threshold=float(self.meta.get("threshold") or 0.0),
+            passage_weight=float(self.meta.get("passage_weight") or 0.0),
         )
 
     @cached_property
