@@ -25,6 +25,7 @@ import argparse
 import json
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,27 +40,29 @@ Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is r
 RIDGE = 1.0
 
 
-def collect(set_path: str, store: str) -> list[Row]:
-    """One row a question of ``set_path``: both readers' answers over ``store`` and their features."""
+def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]:
+    """One row a question of ``set_path``: both readers' answers over ``store`` and their features
+    (``passages``: how many retrieved passages they read, if not the trained reader's setting)."""
     from qa.assistant import Assistant, QuestionError, clean_question, trained_reader
     from qa.reading.hybrid import HybridReader, Observation
-    from qa.reading.reader import Evidence, Refusal
+    from qa.reading.reader import Evidence, Refusal, TrainedReader
 
     base = Assistant.load(store)
     unused = HybridModel((0.0,) * len(FEATURES), (0.0,) * len(FEATURES), 1.0)
-    hybrid = HybridReader(base.index, trained_reader(), unused)
+    trained = trained_reader()
+    if passages is not None:
+        trained = TrainedReader(trained.folder, replace(trained.settings, passages=passages))
+    hybrid = HybridReader(base.index, trained, unused)
     seen: list[Observation] = []
-    passages: list[list[tuple[Reading | None, float]]] = []  # per passage: its best span, its retrieval score
+    passages_read: list[list[tuple[Reading | None, float]]] = []  # per passage: its best span, its retrieval score
 
-    class Observer:  # reads with the rules; records both readers' answers
+    class Observer:  # reads with the rules; records both readers' answers, each passage read once
         settings = hybrid.settings
 
         def read(self, evidence: Evidence) -> Reading | Refusal:
-            seen.append(hybrid.observe(evidence))
-            asked = evidence.asked_of_each()
-            passages.append(
-                [(hybrid.trained.best(q, [p]), p.score) for q, p in zip(asked, evidence.passages, strict=True)]
-            )
+            reads = hybrid.trained.read_each(evidence.asked_of_each(), evidence.passages)
+            seen.append(hybrid.observe(evidence, reads))
+            passages_read.append([(r.span, p.score) for r, p in zip(reads, evidence.passages, strict=True)])
             return seen[-1].rules
 
     assistant = Assistant(base.index, base.encoder, Observer())
@@ -72,7 +75,7 @@ def collect(set_path: str, store: str) -> list[Row]:
         except QuestionError:
             continue
         seen.clear()
-        passages.clear()
+        passages_read.clear()
         assistant.ask(question)
         row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": not seen}
         if seen:
@@ -86,7 +89,7 @@ def collect(set_path: str, store: str) -> list[Row]:
                 "trained_answer": t_text,
                 "rules_ok": r_text is not None and answer_correct(True, r_text, item.answers, item.answerable),
                 "trained_ok": t_text is not None and answer_correct(True, t_text, item.answers, item.answerable),
-                "passages": [_candidate(c, score, threshold, texts, item) for c, score in passages[0]],
+                "passages": [_candidate(c, score, threshold, texts, item) for c, score in passages_read[0]],
             }
         rows.append(row)
     return rows
@@ -273,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("set")
     c.add_argument("--store", required=True)
     c.add_argument("--out", required=True)
+    c.add_argument("--passages", type=int, help="retrieved passages read (default: the trained reader's setting)")
     t = commands.add_parser(
         "threshold", help="the trained reader's threshold and passage weight, on the calibration half"
     )
@@ -286,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
     args = parser.parse_args(argv)
     if args.command == "collect":
-        rows = collect(args.set, args.store)
+        rows = collect(args.set, args.store, args.passages)
         Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} questions → {args.out}")
         return

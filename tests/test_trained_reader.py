@@ -11,7 +11,18 @@ from dataclasses import replace
 import pytest
 
 from qa.question import analyse
-from qa.reading.reader import DEFAULT_READER_DIR, Evidence, ReaderError, ReadPassage, Refusal, TrainedReader
+from qa.reading.reader import (
+    DEFAULT_READER_DIR,
+    Evidence,
+    PassageRead,
+    ReaderError,
+    ReaderSettings,
+    Reading,
+    ReadPassage,
+    Refusal,
+    TrainedReader,
+    choose,
+)
 
 REPORT = (
     "二是推进包容审慎监管,会同市检察院、市中院、市纪委监委等出台落实首违免罚等法律规定的指导意见,"
@@ -132,6 +143,33 @@ def test_a_passage_scores_the_same_whatever_is_read_beside_it(reader: TrainedRea
     assert alone is not None and beside is not None
     assert (beside.doc, beside.start, beside.end) == (alone.doc, alone.start, alone.end)
     assert beside.score == alone.score
+
+
+def test_the_choice_among_passages_read_alone() -> None:
+    """``choose`` weighs each passage's span by its retrieval score, and takes the margin against the
+    least confident "no answer" of all passages, one without a span included."""
+    settings = ReaderSettings(threshold=0.5, passage_weight=10.0)
+    passages = [ReadPassage("a", 0, "x" * 40, 0.2), ReadPassage("b", 0, "y" * 40, 0.5), ReadPassage("c", 0, "z", 0.9)]
+    reads = [
+        PassageRead(Reading("a", 1, 3, 9.0, 0.0), null=4.0),  # 9 + 2 = 11
+        PassageRead(Reading("b", 5, 8, 7.0, 0.0), null=6.0),  # 7 + 5 = 12: chosen
+        PassageRead(None, null=-1.0),  # no span, but the least confident "no answer"
+    ]
+    chosen = choose(reads, passages, settings)
+    assert chosen is not None and (chosen.doc, chosen.start, chosen.end) == ("b", 5, 8)
+    assert chosen.score == 7.0 and chosen.margin == 7.0 - (-1.0) - 0.5
+    assert choose(reads, passages, replace(settings, passage_weight=0.0)).doc == "a"
+    assert choose([PassageRead(None, 3.0)], passages[:1], settings) is None
+
+
+def test_best_is_the_choice_over_each_passage_read_alone(reader: TrainedReader) -> None:
+    question = "推出了多少个不予处罚事项？"
+    passages = [ReadPassage("en.txt", 0, ENGLISH, 0.4), ReadPassage("doc.txt", 0, REPORT, 0.3)]
+    reads = reader.read_each(question, passages)
+    assert [r.span is not None for r in reads] == [True, True]
+    alone = reader.best(question, passages[1:])
+    assert reads[1].span == alone  # its margin is against its own "no answer" only
+    assert reader.best(question, passages) == choose(reads, passages, reader.settings)
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path) -> None:

@@ -15,11 +15,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.index import CorpusIndex
-from qa.reading.reader import Evidence, ReaderError, ReaderSettings, Reading, Refusal, TrainedReader
+from qa.reading.reader import (
+    Evidence,
+    PassageRead,
+    ReaderError,
+    ReaderSettings,
+    Reading,
+    Refusal,
+    TrainedReader,
+    choose,
+)
 from qa.rules_reader import RulesReader
 from qa.text import cjk_ratio
 
@@ -147,10 +157,13 @@ class HybridReader:
         self.settings: ReaderSettings = trained.settings  # how many passages the assistant hands over
         self._text = {name: t.text for name, t in index.texts.items()}
 
-    def observe(self, evidence: Evidence) -> Observation:
-        """Both readers' answers to ``evidence`` and the features of the choice."""
+    def observe(self, evidence: Evidence, reads: Sequence[PassageRead] | None = None) -> Observation:
+        """Both readers' answers to ``evidence`` and the features of the choice; ``reads``: the
+        span model's reading of each passage, where the caller has it already."""
         rules = self.rules.read(evidence)
-        trained = self.trained.best(evidence.asked_of_each(), evidence.passages)
+        if reads is None:
+            reads = self.trained.read_each(evidence.asked_of_each(), evidence.passages)
+        trained = choose(reads, evidence.passages, self.trained.settings)
         null_margin = trained.margin + self.trained.settings.threshold if trained else -math.inf
         return Observation(rules, trained, features(evidence, rules, trained, null_margin, self._text))
 

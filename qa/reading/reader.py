@@ -163,28 +163,27 @@ class TrainedReader:
 
     def best(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> Reading | None:
         """The best span over all windows of ``passages`` whatever its margin, or None when they
-        hold no text: the highest span score plus ``passage_weight`` × its passage's retrieval
-        score. The margin is the span's own score against the least confident "no answer" of any
-        window. ``question`` is one for all passages, or one for each (``Evidence.asked_of_each``)."""
-        vocab = self._base.vocabulary
+        hold no text: ``choose`` over ``read_each``. ``question`` is one for all passages, or one
+        for each (``Evidence.asked_of_each``)."""
+        return choose(self.read_each(question, passages), passages, self.settings)
+
+    def read_each(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> list[PassageRead]:
+        """Each passage read alone: its best span over its windows (widened, its margin against its
+        own windows' least confident "no answer") and that "no answer" score."""
         asked = [question] * len(passages) if isinstance(question, str) else list(question)
         ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
-        windows = []
-        for p, passage in enumerate(passages):
-            tokens = self._tokenizer.encode(passage.text)
-            if not len(tokens):
-                continue
-            for w in make_windows(ids[asked[p]], tokens, self.windows, vocab.bos, vocab.eos):
-                windows.append((p, tokens, w))
-        if not windows:
-            return None
-        best: tuple[int, int, int, float, float] | None = None  # passage, start, end, score, score with the prior
+        return [self._read_passage(ids[q], passage) for q, passage in zip(asked, passages, strict=True)]
+
+    def _read_passage(self, asked_ids: np.ndarray, passage: ReadPassage) -> PassageRead:
+        s, vocab = self.settings, self._base.vocabulary
+        tokens = self._tokenizer.encode(passage.text)
+        windows = list(make_windows(asked_ids, tokens, self.windows, vocab.bos, vocab.eos)) if len(tokens) else []
+        best: tuple[int, int, float] | None = None  # start, end (characters of the passage), score
         null = np.inf
-        s = self.settings
         for i in range(0, len(windows), s.batch):
             chunk = windows[i : i + s.batch]
-            starts, ends = self.logits(*pad_batch([w for _, _, w in chunk], vocab.pad))
-            for j, (p, tokens, w) in enumerate(chunk):
+            starts, ends = self.logits(*pad_batch(chunk, vocab.pad))
+            for j, w in enumerate(chunk):
                 null = min(null, float(starts[j, 0] + ends[j, 0]))
                 found = best_span(starts[j], ends[j], w.context_from, len(w.ids) - 1, s.top_k, s.max_answer_tokens)
                 if found is None:
@@ -192,17 +191,33 @@ class TrainedReader:
                 a, b, score = found
                 first, last = w.token_start + a - w.context_from, w.token_start + b - w.context_from
                 start, end = tokens.starts[first], tokens.ends[last]
-                if end <= start:
-                    continue
-                ranked = score + s.passage_weight * passages[p].score
-                if best is None or ranked > best[4]:
-                    best = (p, start, end, score, ranked)
+                if end > start and (best is None or score > best[2]):
+                    best = (start, end, score)
         if best is None:
-            return None
-        p, start, end, score, _ = best
-        passage = passages[p]
-        start, end = widen_span(passage.text, start, end)
-        return Reading(passage.doc, passage.start + start, passage.start + end, score, score - null - s.threshold)
+            return PassageRead(None, null)
+        start, end = widen_span(passage.text, best[0], best[1])
+        span = Reading(passage.doc, passage.start + start, passage.start + end, best[2], best[2] - null - s.threshold)
+        return PassageRead(span, null)
+
+
+@dataclass(frozen=True)
+class PassageRead:
+    """One passage read alone by the span model."""
+
+    span: Reading | None  # its best span, the margin against this passage's own "no answer"
+    null: float  # the least confident "no answer" score of its windows (inf: it had none)
+
+
+def choose(reads: Sequence[PassageRead], passages: Sequence[ReadPassage], settings: ReaderSettings) -> Reading | None:
+    """The span of the passages read alone that scores highest with ``passage_weight`` × its
+    passage's retrieval score added; its margin is its own score against the least confident "no
+    answer" of any window. None when no passage gave a span."""
+    found = [(r.span, p.score) for r, p in zip(reads, passages, strict=True) if r.span is not None]
+    if not found:
+        return None
+    null = min(r.null for r in reads)
+    span, _ = max(found, key=lambda f: f[0].score + settings.passage_weight * f[1])
+    return Reading(span.doc, span.start, span.end, span.score, span.score - null - settings.threshold)
 
 
 def best_span(
