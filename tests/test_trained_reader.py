@@ -172,6 +172,13 @@ def test_best_is_the_choice_over_each_passage_read_alone(reader: TrainedReader) 
     assert reader.best(question, passages) == choose(reads, passages, reader.settings)
 
 
+def test_the_model_threads_do_not_spin_between_runs(reader: TrainedReader) -> None:
+    """Spinning onnxruntime threads took the 2 cores from the question encoder between runs
+    (BENCHMARKS.md); the session is made without it."""
+    options = reader._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_a_missing_model_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ReaderError, match="missing"):
         TrainedReader(tmp_path)
