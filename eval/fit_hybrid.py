@@ -286,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     f = commands.add_parser("fit")
     f.add_argument("--calibration", required=True, help="rows of the validation split; fitted on one half")
     f.add_argument("--also", nargs="*", default=[], metavar="ROWS", help="more rows fitted on whole (a dev set)")
+    f.add_argument("--also-weight", type=int, default=1, metavar="N", help="each --also row counts N times")
     f.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS")
     f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
     args = parser.parse_args(argv)
@@ -312,7 +313,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     calibration, held = halves(read_rows(args.calibration))
     also = {path: read_rows(path) for path in args.also}
-    extra = [row for rows in also.values() for row in rows]
+    if args.also_weight < 1:
+        parser.error("--also-weight must be at least 1")
+    extra = [row for rows in also.values() for row in rows] * args.also_weight
     model = fit([*calibration, *extra])
     sets = {"calibration half (fitted on)": calibration, "validation report half": held}
     sets |= {f"{path} (fitted on)": rows for path, rows in also.items()}
@@ -334,7 +337,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "threshold": model.threshold,
             "trained_reader": trained_reader().meta.get("settings", {}).get("epochs"),
             "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
-            + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items()),
+            + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items())
+            + (f", each counted {args.also_weight} times" if args.also_weight > 1 and also else ""),
             "figures": results,
         }
         Path(args.out).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
