@@ -3,11 +3,14 @@
     python -m eval.fit_hybrid collect SET --store DIR --out rows.jsonl   # both readers, per question
     python -m eval.fit_hybrid threshold --calibration rows.jsonl [--write]   # the trained reader's own
     python -m eval.fit_hybrid fit --calibration rows.jsonl [--also dev.jsonl] [--report NAME=rows.jsonl] [--out FILE]
+    python -m eval.fit_hybrid gate NAME=rows.jsonl ...   # each reader with the gate and without it
 
-``collect`` runs the assistant's retrieval and gate over a Q&A set, lets both readers read, and
-writes one line a question: the features, whether each reader's span was judged right, and the
-trained reader's best span in each passage read alone (``passages``: its score, its window's
-"no answer" score, the passage's retrieval score, and whether it was judged right).
+``collect`` runs the assistant's retrieval over a Q&A set, lets both readers read every question
+(the gate's refusal is recorded as ``gated``, not acted on), and writes one line a question: the
+features, whether each reader's span was judged right, and the trained reader's best span in each
+passage read alone (``passages``: its score, its window's "no answer" score, the passage's
+retrieval score, and whether it was judged right). ``gate`` prints each reader's figures with the
+gate and without it.
 
 The calibration rows are split by document into two halves (``halves``). ``threshold`` chooses the
 trained reader's own no-answer threshold and the weight of the retrieval score in its choice of
@@ -54,18 +57,20 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
         trained = TrainedReader(trained.folder, replace(trained.settings, passages=passages))
     hybrid = HybridReader(base.index, trained, unused)
     seen: list[Observation] = []
+    gate_refuses: list[bool] = []  # the question names what no document mentions
     passages_read: list[list[tuple[Reading | None, float]]] = []  # per passage: its best span, its retrieval score
 
     class Observer:  # reads with the rules; records both readers' answers, each passage read once
         settings = hybrid.settings
 
         def read(self, evidence: Evidence) -> Reading | Refusal:
+            gate_refuses.append(any(name for _, name in evidence.missing))
             reads = hybrid.trained.read_each(evidence.asked_of_each(), evidence.passages)
             seen.append(hybrid.observe(evidence, reads))
             passages_read.append([(r.span, p.score) for r, p in zip(reads, evidence.passages, strict=True)])
             return seen[-1].rules
 
-    assistant = Assistant(base.index, base.encoder, Observer())
+    assistant = Assistant(base.index, base.encoder, Observer(), gate=False)  # rows say whether the gate refuses
     texts = {name: t.text for name, t in base.index.texts.items()}
     threshold = hybrid.trained.settings.threshold
     rows = []
@@ -76,8 +81,10 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
             continue
         seen.clear()
         passages_read.clear()
+        gate_refuses.clear()
         assistant.ask(question)
-        row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": not seen}
+        gated = not seen or gate_refuses[0]  # no text to read, or the gate refuses it
+        row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": gated}
         if seen:
             o = seen[0]
             r = o.rules if isinstance(o.rules, Reading) else None
@@ -252,6 +259,24 @@ def write_trained_calibration(threshold: float, weight: float, source: str, fold
     meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
+def without_gate(rows: Sequence[Row]) -> list[Row]:
+    """``rows`` as the readers would answer them with no gate: every question that had text to
+    read is read. Rows collected before the gate was measured have no readings behind the gate,
+    and are refused with a clear message."""
+    out = []
+    for r in rows:
+        if r["gated"] and "features" not in r:
+            raise ValueError(f"row {r['id']} holds no reading behind the gate: collect its rows again")
+        out.append({**r, "gated": False})
+    return out
+
+
+def gate_report(sets: dict[str, list[Row]], model: HybridModel, trained: tuple[float, float]) -> dict[str, dict]:
+    """What the gate earns: each reader's figures on each set with the gate and without it."""
+    gated, open_ = report(model, sets, trained), report(model, {n: without_gate(r) for n, r in sets.items()}, trained)
+    return {name: {"with the gate": gated[name], "without": open_[name]} for name in sets}
+
+
 def read_rows(path: str | Path) -> list[Row]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
@@ -283,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--calibration", required=True)
     t.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS", help="held-out rows to report on")
     t.add_argument("--write", action="store_true", help="into qa/models/reader/reader.json")
+    g = commands.add_parser("gate", help="each reader's figures with the gate and without it")
+    g.add_argument("rows", nargs="+", metavar="NAME=ROWS")
     f = commands.add_parser("fit")
     f.add_argument("--calibration", required=True, help="rows of the validation split; fitted on one half")
     f.add_argument("--also", nargs="*", default=[], metavar="ROWS", help="more rows fitted on whole (a dev set)")
@@ -297,6 +324,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     from qa.assistant import trained_reader
 
+    if args.command == "gate":
+        settings = trained_reader().settings
+        sets = {name: read_rows(path) for name, _, path in (spec.partition("=") for spec in args.rows)}
+        trained = (settings.threshold, settings.passage_weight)
+        for name, by_gate in gate_report(sets, HybridModel.load(), trained).items():
+            print(name)
+            for gate, by_reader in by_gate.items():
+                for reader, numbers in by_reader.items():
+                    print(f"  {gate:14s} {reader:8s} {numbers}")
+        return
     if args.command == "threshold":
         calibration, held = halves(read_rows(args.calibration))
         threshold, weight = trained_calibration(calibration)

@@ -91,7 +91,11 @@ class _Retrieved:
 class Assistant:
     """Answers questions over an indexed set of documents."""
 
-    def __init__(self, index: CorpusIndex, encoder: Encoder, reader: str | Reader = DEFAULT_READER) -> None:
+    def __init__(
+        self, index: CorpusIndex, encoder: Encoder, reader: str | Reader = DEFAULT_READER, gate: bool = True
+    ) -> None:
+        """``gate``: refuse a question naming what no document mentions before any reader reads it
+        (off only to measure what the gate earns: ``python -m eval.fit_hybrid gate``)."""
         if index.encoder_id != encoder.id:
             raise ValueError(f"index built with {index.encoder_id!r}, encoder is {encoder.id!r}")
         if isinstance(reader, str) and reader not in READERS:
@@ -107,6 +111,7 @@ class Assistant:
             self.reader = HybridReader(index, trained_reader())
         else:
             self.reader = reader  # type: ignore[assignment]
+        self.gate = gate
         self._scripts = corpus_scripts(index)
 
     # ---- construction -------------------------------------------------------------------------
@@ -177,7 +182,7 @@ class Assistant:
         documents named in ``remove`` dropped; unchanged documents are not embedded again."""
         kept = [d for d in self.index.documents if d.name not in set(remove)]
         index = CorpusIndex.build([*kept, *documents], self.encoder, previous=self.index, progress=progress)
-        return Assistant(index, self.encoder, self.reader_spec)
+        return Assistant(index, self.encoder, self.reader_spec, self.gate)
 
     # ---- answering ----------------------------------------------------------------------------
 
@@ -198,7 +203,7 @@ class Assistant:
         if not hits:
             return done("the documents hold no text to search")
         missing = missing_words(self.index, retrieved.question, cross_lingual(retrieved.question, self._scripts))
-        if any(name for _, name in missing):
+        if self.gate and any(name for _, name in missing):
             return done(never_mentioned(missing))
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
         if isinstance(reading, Refusal):

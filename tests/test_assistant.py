@@ -207,6 +207,30 @@ def test_a_compound_missing_only_its_modifier_is_answered_one_missing_its_head_i
         assert not answer.found and "never mention" in answer.reason
 
 
+def test_without_the_gate_the_reader_reads_what_the_gate_would_refuse(encoder):
+    """The gate can be turned off to measure what it earns: the question naming a thing no document
+    mentions then reaches the reader, which gets the missing name with the evidence."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+    from qa.rules_reader import RulesReader
+
+    text = "圣母教堂\n\n圣母教堂位于城市的北部，建于1712年。教堂是巴罗克风格，正面有四根圆柱。\n"
+    gated = Assistant.from_documents([make_document("church.txt", text)], encoder)
+    seen = []
+
+    class Recording(RulesReader):
+        def read(self, evidence):
+            seen.append(evidence.missing)
+            return super().read(evidence)
+
+    question = "教堂的建筑师是谁？"
+    assert not gated.ask(question).found and not seen
+    open_ = Assistant(gated.index, encoder, Recording(gated.index), gate=False)
+    open_.ask(question)
+    assert seen and any(word == "建筑师" for word, _ in seen[0])
+    assert open_.with_documents([]).gate is False
+
+
 def test_a_name_jieba_glues_to_a_function_character_is_still_found(encoder):
     """jieba cuts 锦地罗不需要 as 锦地罗不 + 需要: the name is in the text, the question is answered;
     a name the text never uses is still refused."""

@@ -12,12 +12,14 @@ from eval.fit_hybrid import (
     PASSAGE_WEIGHTS,
     figures,
     fit,
+    gate_report,
     halves,
     hybrid_decision,
     logistic_fit,
     trained_calibration,
     trained_choice,
     trained_decision,
+    without_gate,
 )
 from qa.assistant import Assistant
 from qa.reading.hybrid import DEFAULT_HYBRID_MODEL, FEATURES, HybridModel, HybridReader
@@ -92,6 +94,25 @@ def test_the_trained_choice_weighs_the_retrieval_score_in() -> None:
     del old["passages"]  # rows collected before the per-passage spans were recorded
     with pytest.raises(ValueError, match="old-row has no per-passage spans: collect"):
         trained_choice(old, 0.0)
+
+
+def test_the_gate_report_reads_each_set_with_and_without_the_gate() -> None:
+    """A gated unanswerable row is refused with the gate; without it the trained reader answers it
+    (wrongly). A gated row that was never read (old rows) is refused with a clear message."""
+    read_behind_gate = _passages_row(False, (5.0, 0.0, 0.5, False), doc="behind") | {"gated": True}
+    read_behind_gate |= {"trained_ok": False, "rules_ok": False}
+    read_behind_gate["features"] = dict.fromkeys(FEATURES, 0.0) | {"bias": 1.0, "trained_found": 1.0}
+    answerable = _passages_row(True, (5.0, 0.0, 0.5, True), doc="open")
+    answerable |= {"trained_ok": True, "rules_ok": False}
+    answerable["features"] = dict.fromkeys(FEATURES, 0.0) | {"bias": 1.0, "trained_found": 1.0}
+    model = HybridModel((10.0, *[0.0] * (len(FEATURES) - 1)), (0.0,) * len(FEATURES), 0.5)
+    out = gate_report({"s": [read_behind_gate, answerable]}, model, (0.0, 0.0))["s"]
+    assert out["with the gate"]["trained"]["accuracy"] == 1.0
+    assert out["without"]["trained"]["accuracy"] == 0.5 and out["without"]["trained"]["refused"] == 0.0
+    assert out["without"]["hybrid"]["refused"] == 0.0
+    never_read = {"id": "old", "answerable": False, "gated": True, "doc": "d"}
+    with pytest.raises(ValueError, match="old holds no reading behind the gate: collect"):
+        without_gate([never_read])
 
 
 def test_calibration_finds_the_passage_weight_and_threshold_the_rows_call_for() -> None:
