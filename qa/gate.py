@@ -7,6 +7,8 @@ words than the text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qa.index import CorpusIndex
 from qa.question import Question, entity_words
 from qa.text import cjk_ratio
@@ -43,14 +45,40 @@ def cross_lingual(q: Question, scripts: frozenset[bool]) -> bool:
     return bool(scripts) and q.cjk not in scripts
 
 
+MISSPLIT_REACH = 6  # the longest run of the question's characters looked up around a missing word
+
+
+def missplit(text: str, word: str, corpus_has: Callable[[str], bool]) -> bool:
+    """Whether ``word`` is a piece jieba cut across the question's real words: each of its
+    characters lies in a run of the question's characters (two or more, reaching beyond ``word``)
+    that the documents use. jieba, whose dictionary is simplified Chinese, cuts traditional text so
+    (國王安原王 → 王安, 耕者有其田屬於 → 田屬), and tags the pieces as names; a real name the
+    documents never use (杭州市公布了…) has no such runs."""
+    i = text.find(word)
+    if i < 0 or cjk_ratio(word) < 1.0:
+        return False
+    j = i + len(word)
+
+    def covered(k: int) -> bool:
+        for a in range(max(0, k - MISSPLIT_REACH + 1), k + 1):
+            for b in range(max(k + 1, a + 2), min(len(text), a + MISSPLIT_REACH) + 1):
+                if (a < i or b > j) and corpus_has(text[a:b]):
+                    return True
+        return False
+
+    return all(covered(k) for k in range(i, j))
+
+
 def missing_words(index: CorpusIndex, q: Question, cross_lingual: bool) -> list[tuple[str, bool]]:
     """The question's nouns and names (with whether each is a name) that no document uses; of a
-    question in another script than the documents', only the words written in theirs."""
+    question in another script than the documents', only the words written in theirs. A piece
+    jieba cut across real words (``missplit``) is not a word of the question."""
     words = entity_words(q)
     if cross_lingual:
         script = 0.0 if q.cjk else 1.0
         words = [(w, name) for w, name in words if cjk_ratio(w) == script]
-    return [(w, name) for w, name in words if not in_corpus(index, w)]
+    missing = [(w, name) for w, name in words if not in_corpus(index, w)]
+    return [(w, name) for w, name in missing if not missplit(q.norm, w, index.normalised_text.__contains__)]
 
 
 def never_mentioned(missing: list[tuple[str, bool]]) -> str:
