@@ -179,6 +179,22 @@ def test_the_model_threads_do_not_spin_between_runs(reader: TrainedReader) -> No
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+def test_the_shipped_weights_are_quantised_per_output_channel() -> None:
+    """One int8 scale per matrix cost the reader F1 0.644 -> 0.555 on held-out answerable
+    questions; one per output channel keeps 0.632 (README). Every quantised matrix of the shipped
+    graph has a scale per channel."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(DEFAULT_READER_DIR / "reader.onnx")).graph
+    scales = {i.name: numpy_helper.to_array(i) for i in graph.initializer if i.name.endswith("_scale")}
+    weights = [n.input[1] for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(weights) >= 70  # 12 layers of 6 matrices, and the head
+    for weight in weights:
+        scale = scales[weight.removesuffix("_quantized") + "_scale"]
+        assert scale.ndim == 1 and scale.size > 1, weight
+
+
 def test_a_missing_model_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ReaderError, match="missing"):
         TrainedReader(tmp_path)

