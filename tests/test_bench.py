@@ -118,3 +118,16 @@ def test_bench_refuses_corpora_it_cannot_measure(tmp_path, monkeypatch, argv, er
     monkeypatch.chdir(tmp_path)
     with pytest.raises(error, match=says):
         corpora_of(bench_args(*argv))
+
+
+def test_latency_times_each_reader_over_the_same_index(capsys):
+    """`python -m eval.latency`: one line a reader asked for, every question of the set timed."""
+    from eval import latency
+
+    latency.main(["--readers", "rules", "trained", "--rounds", "1"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["reader"] for line in lines] == ["rules", "trained"]
+    questions = len(load_set(SEED_DEV))
+    for line in lines:
+        assert line["questions"] == questions
+        assert 0 < line["encode_p50_ms"] <= line["p50_ms"] <= line["p95_ms"]
