@@ -178,7 +178,7 @@ class TrainedReader:
         ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
         return [self._read_passage(ids[q], passage) for q, passage in zip(asked, passages, strict=True)]
 
-    def _read_passage(self, asked_ids: np.ndarray, passage: ReadPassage) -> PassageRead:
+    def _read_passage(self, asked_ids: list[int], passage: ReadPassage) -> PassageRead:
         s, vocab = self.settings, self._base.vocabulary
         tokens = self._tokenizer.encode(passage.text)
         windows = list(make_windows(asked_ids, tokens, self.windows, vocab.bos, vocab.eos)) if len(tokens) else []
