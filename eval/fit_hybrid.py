@@ -36,7 +36,7 @@ import numpy as np
 from eval.judge import answer_correct
 from eval.sets import Item, load_set
 from qa.reading.hybrid import FEATURES, HybridModel
-from qa.reading.reader import Reading
+from qa.reading.reader import PassageRead, Reading
 
 Row = dict
 Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is right)
@@ -56,23 +56,22 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
     if passages is not None:
         trained = TrainedReader(trained.folder, replace(trained.settings, passages=passages))
     hybrid = HybridReader(base.index, trained, unused)
-    seen: list[Observation] = []
-    gate_refuses: list[bool] = []  # the question names what no document mentions
-    passages_read: list[list[tuple[Reading | None, float]]] = []  # per passage: its best span, its retrieval score
+    # what the reader was handed for the question: both readers' answers, whether the gate refuses
+    # it (it names what no document mentions), and each passage read alone with its retrieval score
+    seen: list[tuple[Observation, bool, list[tuple[PassageRead, float]]]] = []
 
     class Observer:  # reads with the rules; records both readers' answers, each passage read once
         settings = hybrid.settings
 
         def read(self, evidence: Evidence) -> Reading | Refusal:
-            gate_refuses.append(any(name for _, name in evidence.missing))
             reads = hybrid.trained.read_each(evidence.asked_of_each(), evidence.passages)
-            seen.append(hybrid.observe(evidence, reads))
-            passages_read.append([(r.span, p.score) for r, p in zip(reads, evidence.passages, strict=True)])
-            return seen[-1].rules
+            observed = hybrid.observe(evidence, reads)
+            refused = any(name for _, name in evidence.missing)
+            seen.append((observed, refused, [(r, p.score) for r, p in zip(reads, evidence.passages, strict=True)]))
+            return observed.rules
 
     assistant = Assistant(base.index, base.encoder, Observer(), gate=False)  # rows say whether the gate refuses
     texts = {name: t.text for name, t in base.index.texts.items()}
-    threshold = hybrid.trained.settings.threshold
     rows = []
     for item in load_set(set_path):
         try:
@@ -80,13 +79,11 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
         except QuestionError:
             continue
         seen.clear()
-        passages_read.clear()
-        gate_refuses.clear()
         assistant.ask(question)
-        gated = not seen or gate_refuses[0]  # no text to read, or the gate refuses it
+        gated = not seen or seen[0][1]  # no text to read, or the gate refuses it
         row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": gated}
         if seen:
-            o = seen[0]
+            o, _, each = seen[0]
             r = o.rules if isinstance(o.rules, Reading) else None
             r_text = texts[r.doc][r.start : r.end] if r else None
             t_text = texts[o.trained.doc][o.trained.start : o.trained.end] if o.trained else None
@@ -96,23 +93,21 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
                 "trained_answer": t_text,
                 "rules_ok": r_text is not None and answer_correct(True, r_text, item.answers, item.answerable),
                 "trained_ok": t_text is not None and answer_correct(True, t_text, item.answers, item.answerable),
-                "passages": [_candidate(c, score, threshold, texts, item) for c, score in passages_read[0]],
+                "passages": [_candidate(read, score, texts, item) for read, score in each],
             }
         rows.append(row)
     return rows
 
 
-def _candidate(
-    reading: Reading | None, retrieval: float, threshold: float, texts: dict[str, str], item: Item
-) -> Row | None:
-    """The trained reader's best span in one passage read alone (``threshold``: the reader's, that
-    its margin was taken against), for ``trained_calibration``."""
-    if reading is None:
+def _candidate(read: PassageRead, retrieval: float, texts: dict[str, str], item: Item) -> Row | None:
+    """The trained reader's best span in one passage read alone, for ``trained_calibration``:
+    its score, its windows' "no answer" score, the passage's retrieval score, and whether it is
+    right; None where the passage gave no span."""
+    if read.span is None:
         return None
-    null = reading.score - reading.margin - threshold
-    answer = texts[reading.doc][reading.start : reading.end]
+    answer = texts[read.span.doc][read.span.start : read.span.end]
     ok = answer_correct(True, answer, item.answers, item.answerable)
-    return {"score": reading.score, "null": null, "retrieval": retrieval, "ok": ok}
+    return {"score": read.span.score, "null": read.null, "retrieval": retrieval, "ok": ok}
 
 
 def _matrix(rows: Sequence[Row]) -> np.ndarray:
