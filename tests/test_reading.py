@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, dequantise_q4
+from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, _pieces, dequantise_q4
 from qa.reading.model import embed
 from qa.reading.reader import best_span
 from qa.reading.tokenizer import PieceTokenizer
@@ -135,3 +135,18 @@ def test_best_span_respects_order_length_and_the_context() -> None:
     # at most two tokens: 3..4 beats 2..5
     assert best_span(starts, ends, 1, 6, 6, 2) == (3, 4, 9.0)
     assert best_span(starts, ends, 6, 6, 6, 30) is None
+
+
+@pytest.mark.parametrize(
+    ("blob", "offsets", "expected"),
+    [
+        ("a中b".encode(), [0, 1, 4, 5], ("a", "中", "b")),  # decoded once, cut between characters
+        ("a中b".encode(), [0, 2, 5], ("a\ufffd", "\ufffd\ufffdb")),  # cut inside 中: each piece alone
+        (b"a\xffb", [0, 1, 2, 3], ("a", "\ufffd", "b")),  # not UTF-8: each piece alone
+        (b"ab", [0, 1, 1, 2], ("a", "", "b")),
+    ],
+)
+def test_the_vocabulary_pieces_are_each_pieces_own_text(blob, offsets, expected):
+    pieces = _pieces(blob, np.array(offsets, dtype=np.int64))
+    assert pieces == expected
+    assert pieces == tuple(blob[a:b].decode("utf-8", "replace") for a, b in zip(offsets, offsets[1:]))

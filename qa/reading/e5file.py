@@ -84,6 +84,23 @@ def dequantise_q4(raw: np.ndarray, count: int) -> np.ndarray:
     return values.reshape(-1)[:count]
 
 
+def _pieces(blob: bytes, offsets: np.ndarray) -> tuple[str, ...]:
+    """The pieces ``blob[offsets[i]:offsets[i + 1]]`` as text: the blob decoded once and cut at the
+    characters its byte offsets fall on where it is valid UTF-8 cut between characters (a quarter of
+    a million decodes take 0.4 s), else each piece decoded alone with bad bytes replaced."""
+    bounds = offsets.tolist()
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    first = np.append((raw & 0xC0) != 0x80, True)  # a character starts at this byte (or the end)
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or not first[offsets].all():
+        return tuple(blob[a:b].decode("utf-8", "replace") for a, b in zip(bounds, bounds[1:]))
+    chars = (np.cumsum(first) - 1)[offsets].tolist()  # characters before each offset
+    return tuple(text[a:b] for a, b in zip(chars, chars[1:]))
+
+
 class E5File:
     """A memory-mapped ``e5-small-q4.bin``: its config, vocabulary and tensors by name."""
 
@@ -114,7 +131,7 @@ class E5File:
         pos += 4 * n_pieces
         blob = bytes(data[pos : pos + blob_len])
         pos += blob_len
-        pieces = tuple(blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace") for i in range(n_pieces))
+        pieces = _pieces(blob, offsets)
         n_norm, norm_bytes = struct.unpack_from("<iI", data, pos)
         pos += 8
         table = bytes(data[pos : pos + norm_bytes])

@@ -32,7 +32,8 @@ class Tokens:
 class PieceTokenizer:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
-        self._index = {p: i for i, p in enumerate(vocabulary.pieces) if p and i not in _specials(vocabulary)}
+        specials = _specials(vocabulary)
+        self._index = {p: i for i, p in enumerate(vocabulary.pieces) if p and i not in specials}
         self._scores = [float(s) for s in vocabulary.scores]
         self._unk_score = float(np.min(vocabulary.scores)) - 10.0
         self._longest = max(len(p) for p in self._index)
