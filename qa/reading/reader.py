@@ -105,6 +105,11 @@ class ReaderSettings:
     max_answer_tokens: int = 30
     top_k: int = 20  # start and end candidates per window
     passages: int = 3  # retrieved passages read for one question
+    # the span's bounds: None, the start and end of highest logits; a number λ, the span most likely
+    # to hold the answer's start and end (softmax over the window) less λ for each character it
+    # spans (the model's start and end are each a guess; a span that covers where both may lie
+    # holds a long answer it cut short); calibrated (python -m eval.fit_span)
+    length_cost: float | None = None
     # windows run together: 1, because the int8 model quantises its activations with one scale per
     # batch, so a window's logits moved by up to 2.4 with the other windows (and padding) beside it,
     # and one window at a time is faster too (46 ms a window against 66 ms in batches of 8)
@@ -124,6 +129,7 @@ class TrainedReader:
         self.settings = settings or ReaderSettings(
             threshold=float(self.meta.get("threshold") or 0.0),
             passage_weight=float(self.meta.get("passage_weight") or 0.0),
+            length_cost=None if self.meta.get("length_cost") is None else float(self.meta["length_cost"]),
         )
 
     @cached_property
@@ -174,34 +180,104 @@ class TrainedReader:
     def read_each(self, question: str | Sequence[str], passages: Sequence[ReadPassage]) -> list[PassageRead]:
         """Each passage read alone: its best span over its windows (widened, its margin against its
         own windows' least confident "no answer") and that "no answer" score."""
+        windows = self.passage_windows(question, passages)
+        return [read_windows(w, p, self.settings) for w, p in zip(windows, passages, strict=True)]
+
+    def passage_windows(
+        self, question: str | Sequence[str], passages: Sequence[ReadPassage]
+    ) -> list[list[WindowLogits]]:
+        """The logits of each window of each passage, read with ``question`` (one for all passages,
+        or one for each)."""
         asked = [question] * len(passages) if isinstance(question, str) else list(question)
         ids = {text: question_ids(self._tokenizer, text, self.windows) for text in set(asked)}
-        return [self._read_passage(ids[q], passage) for q, passage in zip(asked, passages, strict=True)]
+        return [self.window_logits(ids[q], passage) for q, passage in zip(asked, passages, strict=True)]
 
-    def _read_passage(self, asked_ids: list[int], passage: ReadPassage) -> PassageRead:
-        s, vocab = self.settings, self._base.vocabulary
+    def window_logits(self, asked_ids: list[int], passage: ReadPassage) -> list[WindowLogits]:
+        """The span model's logits over each window of ``passage`` read with the question's ids."""
+        vocab = self._base.vocabulary
         tokens = self._tokenizer.encode(passage.text)
         windows = list(make_windows(asked_ids, tokens, self.windows, vocab.bos, vocab.eos)) if len(tokens) else []
-        best: tuple[int, int, float] | None = None  # start, end (characters of the passage), score
-        null = np.inf
-        for i in range(0, len(windows), s.batch):
-            chunk = windows[i : i + s.batch]
+        out = []
+        for i in range(0, len(windows), self.settings.batch):
+            chunk = windows[i : i + self.settings.batch]
             starts, ends = self.logits(*pad_batch(chunk, vocab.pad))
             for j, w in enumerate(chunk):
-                null = min(null, float(starts[j, 0] + ends[j, 0]))
-                found = best_span(starts[j], ends[j], w.context_from, len(w.ids) - 1, s.top_k, s.max_answer_tokens)
-                if found is None:
-                    continue
-                a, b, score = found
-                first, last = w.token_start + a - w.context_from, w.token_start + b - w.context_from
-                start, end = tokens.starts[first], tokens.ends[last]
-                if end > start and (best is None or score > best[2]):
-                    best = (start, end, score)
-        if best is None:
-            return PassageRead(None, null)
-        start, end = widen_span(passage.text, best[0], best[1])
-        span = Reading(passage.doc, passage.start + start, passage.start + end, best[2], best[2] - null - s.threshold)
-        return PassageRead(span, null)
+                stop = len(w.ids) - 1
+                first_token = w.token_start
+                last_token = w.token_start + max(stop - w.context_from, 0)
+                out.append(
+                    WindowLogits(
+                        starts[j, : len(w.ids)].copy(),
+                        ends[j, : len(w.ids)].copy(),
+                        w.context_from,
+                        stop,
+                        np.asarray(tokens.starts[first_token:last_token], dtype=np.int64),
+                        np.asarray(tokens.ends[first_token:last_token], dtype=np.int64),
+                    )
+                )
+        return out
+
+
+@dataclass(frozen=True)
+class WindowLogits:
+    """One window read by the span model: start and end logits over its tokens (``<s>`` first, the
+    "no answer"), the passage's tokens at ``[first, stop)``, and their characters in the passage."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    first: int
+    stop: int
+    char_starts: np.ndarray  # of the window's passage tokens, in order
+    char_ends: np.ndarray
+
+
+def read_windows(windows: Sequence[WindowLogits], passage: ReadPassage, settings: ReaderSettings) -> PassageRead:
+    """A passage read alone from its windows' logits: the window whose best span (start + end
+    logit) scores highest gives the span, bounded as ``settings.length_cost`` says and widened to
+    whole words and quantities, its margin against the least confident "no answer" of the windows."""
+    best: tuple[WindowLogits, int, int, float] | None = None  # window, first and last token, score
+    null = np.inf
+    for w in windows:
+        null = min(null, float(w.starts[0] + w.ends[0]))
+        found = best_span(w.starts, w.ends, w.first, w.stop, settings.top_k, settings.max_answer_tokens)
+        if found is None:
+            continue
+        a, b, score = found
+        if w.char_ends[b - w.first] > w.char_starts[a - w.first] and (best is None or score > best[3]):
+            best = (w, a, b, score)
+    if best is None:
+        return PassageRead(None, null)
+    w, a, b, score = best
+    if settings.length_cost is not None:
+        a, b = covering_span(w, settings.max_answer_tokens, settings.length_cost)
+    start, end = widen_span(passage.text, int(w.char_starts[a - w.first]), int(w.char_ends[b - w.first]))
+    span = Reading(passage.doc, passage.start + start, passage.start + end, score, score - null - settings.threshold)
+    return PassageRead(span, null)
+
+
+def covering_span(window: WindowLogits, max_tokens: int, length_cost: float) -> tuple[int, int]:
+    """The tokens ``(first, last)`` of the window's passage most likely to hold both the answer's
+    start and its end, each by the softmax of its logits over the passage's tokens, less
+    ``length_cost`` for each character spanned: ``log P(start in span) + log P(end in span) −
+    length_cost × characters``, over spans of at most ``max_tokens`` tokens."""
+    first, stop = window.first, window.stop
+    n = stop - first
+
+    def cumulative(logits: np.ndarray) -> np.ndarray:
+        p = np.exp(logits[first:stop] - logits[first:stop].max())
+        return np.concatenate([[0.0], np.cumsum(p / p.sum())])
+
+    cs, ce = cumulative(window.starts), cumulative(window.ends)
+    a = np.arange(n)[:, None]
+    b = a + np.arange(min(max_tokens, n))[None, :]
+    valid = b < n
+    b = np.minimum(b, n - 1)
+    with np.errstate(divide="ignore"):
+        held = np.log(np.maximum(cs[b + 1] - cs[a], 0.0)) + np.log(np.maximum(ce[b + 1] - ce[a], 0.0))
+    chars = window.char_ends[b] - window.char_starts[a]
+    objective = np.where(valid & (chars > 0), held - length_cost * chars, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(objective)), objective.shape)
+    return first + int(i), first + int(b[i, j])
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ writing, not of any document, so they are the same few patterns everywhere.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WORD = re.compile(r"[0-9A-Za-z\u00C0-\u024F'’.,]")  # inside an English word or a number
 _DIGIT = r"[0-9０-９〇零一二三四五六七八九十百千万亿两]"
@@ -20,6 +21,16 @@ _UNIT_ZH = re.compile(
     r"本|张|种|类|批|起|位|届|场|亩|层|辑|集|部|首|秒|周|代|世纪)"
 )
 _ORDINAL_ZH = re.compile(_DIGIT + r"+$")
+
+
+_SEPARATORS = "，、；：;:"  # they part what comes before them from what follows: never an answer's last character
+
+
+def _opens_nothing(ch: str) -> bool:
+    """Punctuation no answer starts with: a stop, comma or closing mark ends what came before it
+    (。， 、；” 》), where quotes and opening brackets may begin the answer itself (“ 《 ")."""
+    category = unicodedata.category(ch)
+    return category in ("Pe", "Pf") or (category == "Po" and ch not in "\"'＂")
 
 
 def _is_word_char(ch: str) -> bool:
@@ -39,9 +50,9 @@ def widen_span(text: str, start: int, end: int) -> tuple[int, int]:
         start -= 1
     while end < len(text) and _is_word_char(text[end]) and _is_word_char(text[end - 1]):
         end += 1
-    while start < end and text[start] in ".,'’":
+    while start < end and (text[start] in ".,'’" or _opens_nothing(text[start])):
         start += 1
-    while end > start and text[end - 1] in ".,'’":
+    while end > start and text[end - 1] in ".,'’" + _SEPARATORS:
         end -= 1
     if end > start and re.match(_DIGIT, text[end - 1]):
         scale = _SCALE_EN.match(text, end) if text[end - 1].isascii() else None
