@@ -173,6 +173,8 @@ def test_the_covering_span_holds_where_start_and_end_may_lie_until_length_costs_
     assert covering_span(w, 30, 0.1) == (3, 7)
     assert covering_span(w, 30, 1.0) == (5, 7)
     assert covering_span(w, 3, 0.1) == (5, 7)  # no more than 3 tokens
+    empty = WindowLogits(np.zeros(3), np.zeros(3), 2, 2, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert covering_span(empty, 30, 0.1) is None  # no passage token: the highest logits' bounds stay
 
 
 def test_a_passage_read_from_its_windows_keeps_its_score_whatever_the_bounds() -> None:

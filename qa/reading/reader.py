@@ -5,8 +5,10 @@
 by its start and end logits, and "no answer" by the ``<s>`` token's; the span is given when it
 beats no-answer by the calibrated ``threshold``. Among the passages, a span is chosen by its score
 plus ``passage_weight`` times its passage's retrieval score (the retriever's evidence weighed in
-with the reader's, as BERTserini interpolates them); both are calibrated together on
-the held-out split (``python -m eval.fit_hybrid threshold``).
+with the reader's, as BERTserini interpolates them); both are calibrated together on the held-out
+split (``python -m eval.fit_hybrid threshold``). The chosen span's bounds are then those most
+likely to hold where the answer starts and ends, less a cost per character (``covering_span``;
+calibrated by ``python -m eval.fit_span``).
 """
 
 from __future__ import annotations
@@ -249,19 +251,22 @@ def read_windows(windows: Sequence[WindowLogits], passage: ReadPassage, settings
         return PassageRead(None, null)
     w, a, b, score = best
     if settings.length_cost is not None:
-        a, b = covering_span(w, settings.max_answer_tokens, settings.length_cost)
+        a, b = covering_span(w, settings.max_answer_tokens, settings.length_cost) or (a, b)
     start, end = widen_span(passage.text, int(w.char_starts[a - w.first]), int(w.char_ends[b - w.first]))
     span = Reading(passage.doc, passage.start + start, passage.start + end, score, score - null - settings.threshold)
     return PassageRead(span, null)
 
 
-def covering_span(window: WindowLogits, max_tokens: int, length_cost: float) -> tuple[int, int]:
+def covering_span(window: WindowLogits, max_tokens: int, length_cost: float) -> tuple[int, int] | None:
     """The tokens ``(first, last)`` of the window's passage most likely to hold both the answer's
     start and its end, each by the softmax of its logits over the passage's tokens, less
     ``length_cost`` for each character spanned: ``log P(start in span) + log P(end in span) −
-    length_cost × characters``, over spans of at most ``max_tokens`` tokens."""
+    length_cost × characters``, over spans of at most ``max_tokens`` tokens; None where no span
+    holds any (all its tokens without characters)."""
     first, stop = window.first, window.stop
     n = stop - first
+    if n <= 0:
+        return None
 
     def cumulative(logits: np.ndarray) -> np.ndarray:
         p = np.exp(logits[first:stop] - logits[first:stop].max())
@@ -276,6 +281,8 @@ def covering_span(window: WindowLogits, max_tokens: int, length_cost: float) -> 
         held = np.log(np.maximum(cs[b + 1] - cs[a], 0.0)) + np.log(np.maximum(ce[b + 1] - ce[a], 0.0))
     chars = window.char_ends[b] - window.char_starts[a]
     objective = np.where(valid & (chars > 0), held - length_cost * chars, -np.inf)
+    if not np.isfinite(objective.max()):
+        return None
     i, j = np.unravel_index(int(np.argmax(objective)), objective.shape)
     return first + int(i), first + int(b[i, j])
 
