@@ -84,3 +84,41 @@ def test_a_participle_the_dictionary_cannot_bridge_is_never_a_missing_word():
 )
 def test_the_noun_an_english_question_asks_for(question, noun):
     assert asked_for(question) == noun
+
+
+def test_the_table_is_kept_between_processes_and_read_back_as_built(tmp_path, monkeypatch):
+    import marshal
+
+    import qa.crosslingual as crosslingual
+
+    monkeypatch.setenv("QA_CACHE", str(tmp_path / "embeddings.sqlite"))
+    path = crosslingual.table_cache_path()
+    assert path is not None and path.parent == tmp_path and not path.exists()
+    crosslingual._english_to_chinese.cache_clear()
+    try:
+        built = crosslingual.english_to_chinese()  # built from CC-CEDICT, then kept
+        assert path.is_file() and crosslingual.read_table(path) == built
+        crosslingual._english_to_chinese.cache_clear()
+
+        def no_dictionary():
+            raise AssertionError("the kept table should have been read, not the dictionary parsed")
+
+        monkeypatch.setattr(crosslingual, "Dictionary", no_dictionary)
+        assert crosslingual.english_to_chinese() == built and {"罚款", "惩罚"} <= built["penalty"]
+    finally:
+        crosslingual._english_to_chinese.cache_clear()
+    path.write_bytes(b"\x00 not marshal data")
+    assert crosslingual.read_table(path) is None
+    path.write_bytes(marshal.dumps({"penalty": "罚款"}))  # not word -> tuple of words
+    assert crosslingual.read_table(path) is None
+    monkeypatch.setenv("QA_CACHE", "off")
+    assert crosslingual.table_cache_path() is None
+
+
+def test_a_folder_that_cannot_be_written_only_costs_the_next_build(tmp_path):
+    import qa.crosslingual as crosslingual
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    crosslingual.write_table(blocked / "table.marshal", {"penalty": frozenset({"罚款"})})  # no error
+    assert not (blocked / "table.marshal").exists()

@@ -168,6 +168,7 @@ def test_the_dictionary_is_built_once_when_many_ask_at_first(monkeypatch):
     instead of each building it (which made them take seconds each, one after another)."""
     import qa.crosslingual as crosslingual
 
+    monkeypatch.setenv("QA_CACHE", "off")  # no table kept from an earlier process: it is built here
     builds = []
     real_dictionary = crosslingual.Dictionary
     monkeypatch.setattr(crosslingual, "Dictionary", lambda: builds.append(1) or real_dictionary())
