@@ -27,9 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from eval.judge import answer_correct
 from eval.sets import Item, load_set
 from qa.reading.hybrid import FEATURES, HybridModel
 from qa.reading.reader import PassageRead, Reading
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
 
 Row = dict
 Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is right)
@@ -46,7 +50,7 @@ RIDGE = 1.0
 def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]:
     """One row a question of ``set_path``: both readers' answers over ``store`` and their features
     (``passages``: how many retrieved passages they read, if not the trained reader's setting)."""
-    from qa.assistant import Assistant, QuestionError, clean_question, trained_reader
+    from qa.assistant import Assistant, trained_reader
     from qa.reading.hybrid import HybridReader, Observation
     from qa.reading.reader import Evidence, Refusal, TrainedReader
 
@@ -73,13 +77,7 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
     assistant = Assistant(base.index, base.encoder, Observer(), gate=False)  # rows say whether the gate refuses
     texts = {name: t.text for name, t in base.index.texts.items()}
     rows = []
-    for item in load_set(set_path):
-        try:
-            question = clean_question(item.question)
-        except QuestionError:
-            continue
-        seen.clear()
-        assistant.ask(question)
+    for item in ask_each(assistant, set_path, seen):
         gated = not seen or seen[0][1]  # no text to read, or the gate refuses it
         row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": gated}
         if seen:
@@ -97,6 +95,22 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
             }
         rows.append(row)
     return rows
+
+
+def ask_each(assistant: Assistant, set_path: str, seen: list) -> Iterator[Item]:
+    """Ask ``assistant`` each question of ``set_path`` (those that are questions at all), yielding
+    its item once it is answered; ``seen``, where the assistant's reader keeps what it was handed,
+    is emptied before each."""
+    from qa.assistant import QuestionError, clean_question
+
+    for item in load_set(set_path):
+        try:
+            question = clean_question(item.question)
+        except QuestionError:
+            continue
+        seen.clear()
+        assistant.ask(question)
+        yield item
 
 
 def _candidate(read: PassageRead, retrieval: float, texts: dict[str, str], item: Item) -> Row | None:

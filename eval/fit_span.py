@@ -23,11 +23,15 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eval.fit_hybrid import halves
+from eval.fit_hybrid import ask_each, halves
 from eval.judge import answer_correct
-from eval.sets import Item, load_set
+from eval.sets import Item
 from qa.reading.reader import ReaderSettings, Reading, ReadPassage, TrainedReader, WindowLogits, choose, read_windows
+
+if TYPE_CHECKING:
+    from qa.assistant import Assistant
 
 DEFAULT_COSTS = (0.0, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.2, 0.5, 1.0)
 
@@ -41,12 +45,11 @@ class Asked:
     passages: tuple[tuple[ReadPassage, tuple[WindowLogits, ...]], ...]
 
 
-def ask_all(set_path: str, store: str, reader: TrainedReader) -> list[Asked]:
-    """Every question of ``set_path`` asked over ``store``, each passage's windows kept."""
-    from qa.assistant import Assistant, QuestionError, clean_question
+def ask_all(set_path: str, base: Assistant, reader: TrainedReader) -> list[Asked]:
+    """Every question of ``set_path`` asked over the index of ``base``, each passage's windows kept."""
+    from qa.assistant import Assistant
     from qa.reading.reader import Evidence, Refusal
 
-    base = Assistant.load(store)
     seen: list[tuple[tuple[ReadPassage, tuple[WindowLogits, ...]], ...]] = []
 
     class Keeper:  # reads nothing: keeps the windows of each passage as the trained reader reads them
@@ -58,16 +61,7 @@ def ask_all(set_path: str, store: str, reader: TrainedReader) -> list[Asked]:
             return Refusal("kept")
 
     assistant = Assistant(base.index, base.encoder, Keeper())
-    out = []
-    for item in load_set(set_path):
-        try:
-            question = clean_question(item.question)
-        except QuestionError:
-            continue
-        seen.clear()
-        assistant.ask(question)
-        out.append(Asked(item, seen[0] if seen else ()))
-    return out
+    return [Asked(item, seen[0] if seen else ()) for item in ask_each(assistant, set_path, seen)]
 
 
 def answer(asked: Asked, settings: ReaderSettings, texts: dict[str, str]) -> str | None:
@@ -140,16 +134,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     from qa.assistant import Assistant, trained_reader
 
     reader = trained_reader()
+    base = Assistant.load(args.store)
     keep = Path(args.keep) if args.keep else None
     if keep is not None and keep.is_file():
         # written by this command (trusted as one's own file): plain pairs, not Asked, which is
         # __main__.Asked when this runs as a script
         asked = [Asked(item, passages) for item, passages in pickle.loads(keep.read_bytes())]
     else:
-        asked = ask_all(args.set, args.store, reader)
+        asked = ask_all(args.set, base, reader)
         if keep is not None:
             keep.write_bytes(pickle.dumps([(q.item, q.passages) for q in asked]))
-    texts = {name: t.text for name, t in Assistant.load(args.store).index.texts.items()}
+    texts = {name: t.text for name, t in base.index.texts.items()}
     first = {r["id"] for r in halves([{"doc": q.item.doc, "id": q.item.id} for q in asked])[0]}
     calibration = [q for q in asked if q.item.id in first]
     held = [q for q in asked if q.item.id not in first]

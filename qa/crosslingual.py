@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
+from embeddings.cache import default_cache_path
 from qa.text import ENGLISH_STOP_WORDS
 
 try:  # a declared dependency: without it no English question can be matched to Chinese documents
@@ -58,15 +59,8 @@ def table_cache_path() -> Path | None:
     embedding cache, ``$XDG_CACHE_HOME/qa-assistant`` or the folder of ``$QA_CACHE``; none when
     ``QA_CACHE=off``. Its name holds a key of everything the table is made from, so a new
     dictionary release or a change to how it is read makes a new file."""
-    configured = os.environ.get("QA_CACHE", "").strip()
-    if configured.lower() in ("off", "0", "none"):
-        return None
-    folder = Path(configured).parent if configured else _xdg_cache() / "qa-assistant"
-    return folder / f"cedict-bridge-{_table_key()}.marshal"
-
-
-def _xdg_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    embedding = default_cache_path()
+    return None if embedding is None else embedding.parent / f"cedict-bridge-{_table_key()}.marshal"
 
 
 def _table_key() -> str:
