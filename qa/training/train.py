@@ -5,6 +5,10 @@ training window is computed once and cached on disk, and each step runs only the
 That buys several epochs on two cores. A checkpoint is written every ``checkpoint_every`` steps; run
 the command again and it resumes from the last one. At the end the whole network (all layers and
 the head) is exported to ONNX, quantised to int8, and written with its settings for ``qa ask``.
+
+``fit`` is the training loop alone, over any ``BaseWeights`` and windows, on the CPU or a GPU
+(``device``): ``qa/training/pack.py`` runs it on a machine with an accelerator from a pack of the
+windows and weights, and brings the trained layers back for ``export``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from qa.reading.e5file import E5File
+from qa.reading.e5file import BaseWeights, E5File
 from qa.reading.features import Window, WindowSettings, pad_batch
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
@@ -54,6 +58,7 @@ class TrainSettings:
     eval_windows: int = 320
     max_steps: int = 0  # stop after this many steps in all (0: the epochs decide); for smoke tests
     threads: int = 0  # torch threads (0: torch's default)
+    device: str = "auto"  # "cpu", "cuda", or "auto": a GPU where torch sees one
 
     def fingerprint(self) -> str:
         """What the cache depends on: the data, the windows, the split and the frozen layers."""
@@ -89,6 +94,24 @@ class Progress:
         )
 
 
+@dataclass
+class Fitted:
+    """What the training loop leaves: the trained layers and head, the validation figures at each
+    evaluation, and the seconds spent training over every sitting."""
+
+    model: SpanReader
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no GPU")
+    return torch.device(name)
+
+
 def windows_for(settings: TrainSettings, tokenizer: PieceTokenizer) -> tuple[list[Window], list[Window]]:
     examples = [e for path in settings.data for e in load_examples(path)]
     train, valid = split(examples, settings.validation_share)
@@ -100,7 +123,13 @@ def windows_for(settings: TrainSettings, tokenizer: PieceTokenizer) -> tuple[lis
 
 
 def lower_states(
-    windows: Sequence[Window], base: E5File, frozen: SpanReader | None, length: int, pad: int, path: Path | None
+    windows: Sequence[Window],
+    base: BaseWeights,
+    frozen: SpanReader | None,
+    length: int,
+    pad: int,
+    path: Path | None,
+    device: torch.device | None = None,
 ) -> np.ndarray:
     """The hidden states entering the first trained layer for every window, [n, length, hidden]
     in float16 (a memory-mapped file at ``path`` when given, reused when it is complete)."""
@@ -126,7 +155,7 @@ def lower_states(
         x = torch.from_numpy(embed(base, ids, extras))
         if frozen is not None:
             with torch.no_grad():
-                x = frozen.hidden(x, torch.from_numpy(mask))
+                x = frozen.hidden(x.to(device), torch.from_numpy(mask).to(device)).cpu()
         states[i : i + len(chunk)] = x.numpy().astype(np.float16)
         if isinstance(states, np.memmap) and (i // 32 % 10 == 9 or i + len(chunk) >= len(windows)):
             states.flush()
@@ -143,7 +172,7 @@ def lower_states(
 
 
 def _batch_tensors(
-    states: np.ndarray, windows: Sequence[Window], rows: Sequence[int]
+    states: np.ndarray, windows: Sequence[Window], rows: Sequence[int], device: torch.device | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     length = max(len(windows[r].ids) for r in rows)
     x = torch.from_numpy(np.asarray(states[list(rows), :length], dtype=np.float32))
@@ -152,7 +181,7 @@ def _batch_tensors(
         mask[j, : len(windows[r].ids)] = 1
     starts = torch.tensor([windows[r].start for r in rows])
     ends = torch.tensor([windows[r].end for r in rows])
-    return x, mask, starts, ends
+    return x.to(device), mask.to(device), starts.to(device), ends.to(device)
 
 
 def span_loss(model: SpanReader, x: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor):
@@ -163,14 +192,16 @@ def span_loss(model: SpanReader, x: torch.Tensor, mask: torch.Tensor, starts: to
     return loss, start_logits + masked, end_logits + masked
 
 
-def evaluate(model: SpanReader, states: np.ndarray, windows: Sequence[Window]) -> dict[str, float]:
+def evaluate(
+    model: SpanReader, states: np.ndarray, windows: Sequence[Window], device: torch.device | None = None
+) -> dict[str, float]:
     """Validation loss, exact token spans on windows with an answer, and no-answer accuracy."""
     model.eval()
     losses, exact, answered, refused, unanswerable = [], 0, 0, 0, 0
     with torch.no_grad():
         for i in range(0, len(windows), 32):
             rows = list(range(i, min(i + 32, len(windows))))
-            x, mask, starts, ends = _batch_tensors(states, windows, rows)
+            x, mask, starts, ends = _batch_tensors(states, windows, rows, device)
             loss, s, e = span_loss(model, x, mask, starts, ends)
             losses.append(float(loss) * len(rows))
             for j in range(len(rows)):
@@ -191,32 +222,48 @@ def evaluate(model: SpanReader, states: np.ndarray, windows: Sequence[Window]) -
 
 def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
     """Train (or resume), export, and return the folder of the shipped model."""
+    base = E5File()
+    tokenizer = PieceTokenizer(base.vocabulary)
+    say("reading and windowing the training data…")
+    train_windows, valid_windows = windows_for(settings, tokenizer)
+    fitted = fit(settings, base, train_windows, valid_windows, Path(settings.work) / settings.fingerprint(), say)
+    return export(fitted.model, base, settings, fitted.history, say, fitted.seconds)
+
+
+def fit(
+    settings: TrainSettings,
+    base: BaseWeights,
+    train_windows: Sequence[Window],
+    valid_windows: Sequence[Window],
+    work: Path,
+    say: Callable[[str], None] = print,
+) -> Fitted:
+    """The training loop: train the layers above the frozen ones and the head on
+    ``train_windows`` (or resume from ``work``'s checkpoint), on ``settings.device``."""
     if settings.threads:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     random.seed(settings.seed)
-    work = Path(settings.work) / settings.fingerprint()
+    device = resolve_device(settings.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
     work.mkdir(parents=True, exist_ok=True)
     (work / "settings.json").write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
-    base = E5File()
-    tokenizer = PieceTokenizer(base.vocabulary)
-    pad = base.vocabulary.pad
-    say("reading and windowing the training data…")
-    train_windows, valid_windows = windows_for(settings, tokenizer)
-    say(f"{len(train_windows)} training windows, {len(valid_windows)} validation windows")
-    length = settings.windows.max_tokens
+    say(f"{len(train_windows)} training windows, {len(valid_windows)} validation windows, on {device}")
+    length, pad = settings.windows.max_tokens, base.pad
     frozen = None
     if settings.frozen:
         frozen = SpanReader(base.config, 0)
         frozen.layers = frozen.layers[: settings.frozen]
         load_base(frozen, base)
-        frozen.eval()
+        frozen.eval().to(device)
     say(f"caching the output of the {settings.frozen} frozen layers (once; reused on resume)…")
-    train_states = lower_states(train_windows, base, frozen, length, pad, work / "train-states.npy")
-    valid_states = lower_states(valid_windows, base, frozen, length, pad, work / "valid-states.npy")
+    train_states = lower_states(train_windows, base, frozen, length, pad, work / "train-states.npy", device)
+    valid_states = lower_states(valid_windows, base, frozen, length, pad, work / "valid-states.npy", device)
 
     model = SpanReader(base.config, settings.frozen)
     load_base(model, base)
+    model.to(device)
     head = list(model.head.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
     optimiser = torch.optim.AdamW(
@@ -236,7 +283,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
     step, spent = 0, 0.0  # steps done and seconds spent training, over every sitting
     history: list[dict[str, float]] = []
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         scheduler.load_state_dict(state["scheduler"])
@@ -252,7 +299,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
     started, done_at_start = time.time(), step
     while step < steps:
         rows = order[step * settings.batch : (step + 1) * settings.batch].tolist()
-        x, mask, starts, ends = _batch_tensors(train_states, train_windows, rows)
+        x, mask, starts, ends = _batch_tensors(train_states, train_windows, rows, device)
         loss, _, _ = span_loss(model, x, mask, starts, ends)
         optimiser.zero_grad()
         loss.backward()
@@ -265,7 +312,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
             rate = (time.time() - started) / (step - done_at_start)
             say(Progress(step, steps, sum(recent) / len(recent), rate).line())
         if step % settings.eval_every == 0 or step == steps:
-            figures = {"step": step, **evaluate(model, valid_states, valid_windows)}
+            figures = {"step": step, **evaluate(model, valid_states, valid_windows, device)}
             history.append(figures)
             say("validation: " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items() if k != "step"))
         if step % settings.checkpoint_every == 0 or step == steps:
@@ -282,7 +329,7 @@ def train(settings: TrainSettings, say: Callable[[str], None] = print) -> Path:
                 tmp,
             )
             tmp.replace(checkpoint)
-    return export(model, base, settings, history, say, spent + time.time() - started)
+    return Fitted(model, history, spent + time.time() - started)
 
 
 def as_numbers(figures: dict) -> dict[str, float]:
@@ -304,6 +351,7 @@ def export(
 
     full = SpanReader(base.config, 0)
     load_base(full, base)
+    model = model.cpu()
     with torch.no_grad():
         for i, layer in enumerate(model.layers):
             full.layers[settings.frozen + i].load_state_dict(layer.state_dict())
@@ -311,6 +359,7 @@ def export(
     full.eval()
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
+    Path(settings.work).mkdir(parents=True, exist_ok=True)
     plain = Path(settings.work) / "reader-fp32.onnx"
     x = torch.zeros((1, 16, base.config.hidden))
     mask = torch.ones((1, 16), dtype=torch.int64)
