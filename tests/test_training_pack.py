@@ -86,7 +86,7 @@ def test_training_over_a_pack_is_training_over_the_data_and_comes_back_as_the_re
 ) -> None:
     from qa.reading.reader import ReadPassage, TrainedReader
 
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, frozen=0)  # the recipe a GPU runs: every layer trained
     train, valid = windows_for(settings, PieceTokenizer(base.vocabulary))
     direct = fit(settings, base, train, valid, tmp_path / "direct", say=lambda _: None)
 
