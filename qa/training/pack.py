@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,7 +110,7 @@ def build(settings: TrainSettings, out: str | Path, say: Callable[[str], None] =
     train, valid = windows_for(settings, PieceTokenizer(base.vocabulary))
     length = settings.windows.max_tokens
     used = np.unique(np.concatenate([np.asarray(w.ids, dtype=np.int64) for w in [*train, *valid]] + [[base.pad]]))
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {  # Any: numpy's stubs read ** as its allow_pickle flag
         "word_ids": used,
         "word_blocks": np.asarray(base.word_blocks[used]),
     }
@@ -172,7 +173,7 @@ def train_pack(pack: Pack, settings: TrainSettings, out: str | Path, say: Callab
     fitted = fit(settings, pack.base, pack.train, pack.valid, Path(settings.work) / f"pack-{key}", say)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    shards: list[dict[str, np.ndarray]] = [{}]
+    shards: list[dict[str, Any]] = [{}]  # Any: as in build
     size = 0
     for name, value in fitted.model.state_dict().items():
         array = value.detach().cpu().to(torch.float16).numpy()
