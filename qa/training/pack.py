@@ -83,6 +83,8 @@ class PackedBase(BaseWeights):
 
 @dataclass
 class Pack:
+    """A pack read back: the settings it was windowed with, the weights, and the windows."""
+
     settings: TrainSettings
     fingerprint: str  # of the data and windowing it was built from
     base: PackedBase
