@@ -19,6 +19,15 @@ CONTEXT = (
 )
 
 
+TINY_SET = [  # two paragraphs, Chinese and English, one question unanswerable: a few real training steps
+    (CONTEXT, [("推出了多少个不予处罚事项？", "106个"), ("多少家市级行政执法机关？", "43家")]),
+    (
+        "The agency assigned 12 legal review staff in 2024.",
+        [("How many legal review staff were assigned?", "12"), ("Who is the mayor?", None)],
+    ),
+]
+
+
 @pytest.fixture(scope="module")
 def tokenizer() -> PieceTokenizer:
     return PieceTokenizer(E5File().vocabulary)
@@ -147,34 +156,37 @@ def test_training_runs_checkpoints_resumes_and_exports(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from qa.reading.reader import ReadPassage, TrainedReader
-    from qa.training.train import TrainSettings, train
+    from qa.training.train import train
 
-    paragraphs = [
-        (CONTEXT, [("推出了多少个不予处罚事项？", "106个"), ("多少家市级行政执法机关？", "43家")]),
-        (
-            "The agency assigned 12 legal review staff in 2024.",
-            [("How many legal review staff were assigned?", "12"), ("Who is the mayor?", None)],
-        ),
-    ]
-    data = squad_file(tmp_path, [("only", paragraphs)])
     lines: list[str] = []
-    settings = TrainSettings(
-        data=(str(data),),
-        work=str(tmp_path / "work"),
-        out=str(tmp_path / "out"),
-        validation_share=0.0,
-        max_steps=2,
-        batch=2,
-        checkpoint_every=1,
-        eval_every=1,
-        frozen=10,
-        negatives_share=0.0,
-    )
+    settings = tiny_training(tmp_path)
     out = train(settings, say=lines.append)
     assert any(line.startswith("step 2/2") for line in lines)
     lines.clear()
     train(settings, say=lines.append)
     assert "resumed from step 2 of 2" in lines
     reader = TrainedReader(out)
-    reading = reader.best("How many legal review staff?", [ReadPassage("d", 0, paragraphs[1][0], 1.0)])
-    assert reading is not None and 0 <= reading.start < reading.end <= len(paragraphs[1][0])
+    text = TINY_SET[1][0]
+    reading = reader.best("How many legal review staff?", [ReadPassage("d", 0, text, 1.0)])
+    assert reading is not None and 0 <= reading.start < reading.end <= len(text)
+
+
+def tiny_training(tmp_path: Path, **changes):
+    """``TrainSettings`` for two steps of two windows over ``TINY_SET`` (written under ``tmp_path``),
+    the 10 lowest layers frozen, every step checkpointed and evaluated; ``changes`` override."""
+    from qa.training.train import TrainSettings
+
+    data = squad_file(tmp_path, [("only", TINY_SET)])
+    values = dict(
+        data=(str(data),),
+        work=str(tmp_path / "work"),
+        out=str(tmp_path / "out"),
+        validation_share=0.0,
+        negatives_share=0.0,
+        batch=2,
+        max_steps=2,
+        checkpoint_every=1,
+        eval_every=1,
+        frozen=10,
+    )
+    return TrainSettings(**{**values, **changes})

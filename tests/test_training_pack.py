@@ -11,19 +11,11 @@ import pytest
 
 from qa.reading.e5file import E5File
 from qa.reading.tokenizer import PieceTokenizer
-from tests.test_training_data import CONTEXT, squad_file
+from tests.test_training_data import TINY_SET, squad_file, tiny_training
 
 torch = pytest.importorskip("torch")
 from qa.training import pack  # noqa: E402
 from qa.training.train import TrainSettings, fit, windows_for  # noqa: E402
-
-PARAGRAPHS = [
-    (CONTEXT, [("推出了多少个不予处罚事项？", "106个"), ("多少家市级行政执法机关？", "43家")]),
-    (
-        "The agency assigned 12 legal review staff in 2024.",
-        [("How many legal review staff were assigned?", "12"), ("Who is the mayor?", None)],
-    ),
-]
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +24,7 @@ def base() -> E5File:
 
 
 def settings_for(tmp_path: Path, **changes) -> TrainSettings:
-    data = squad_file(tmp_path, [("only", PARAGRAPHS)])
-    values = dict(
-        data=(str(data),),
-        work=str(tmp_path / "work"),
-        out=str(tmp_path / "out"),
-        validation_share=0.0,
-        negatives_share=0.0,
-        batch=2,
-        max_steps=2,
-        checkpoint_every=1,
-        eval_every=1,
-        frozen=10,
-        device="cpu",
-        threads=1,
-    )
-    return TrainSettings(**{**values, **changes})
+    return tiny_training(tmp_path, **{"device": "cpu", "threads": 1, **changes})
 
 
 def test_a_pack_holds_the_windows_and_the_weights_that_training_reads(tmp_path: Path, base: E5File) -> None:
@@ -117,7 +94,7 @@ def test_training_over_a_pack_is_training_over_the_data_and_comes_back_as_the_re
 
     out = pack.export_trained(shards, tmp_path / "reader", say=lambda _: None)
     reader = TrainedReader(out)
-    text = PARAGRAPHS[1][0]
+    text = TINY_SET[1][0]
     reading = reader.best("How many legal review staff?", [ReadPassage("d", 0, text, 1.0)])
     assert reading is not None and 0 <= reading.start < reading.end <= len(text)
 
@@ -127,7 +104,7 @@ def test_qa_train_reader_says_at_once_when_the_gpu_it_asks_for_is_not_there(tmp_
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    data = squad_file(tmp_path, [("only", PARAGRAPHS)])
+    data = squad_file(tmp_path, [("only", TINY_SET)])
     args = ["train-reader", "--data", str(data), "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")]
     assert main([*args, "--device", "cuda"]) == 2
     assert "torch sees no GPU" in capsys.readouterr().err
