@@ -15,11 +15,13 @@ gate and without it.
 The calibration rows are split by document into two halves (``halves``). ``threshold`` chooses the
 trained reader's own no-answer threshold and the weight of the retrieval score in its choice of
 passage on the first, as the pipeline uses them, and with ``--write`` stores them with that model.
-``fit`` fits the two logistic models and their threshold on the first half (and on the ``--also``
-rows: a development set of the genre the rules were written for), the threshold to maximise
-``utility``: a right answer or a right refusal counts 1, a wrong answer given −``--wrong-cost``
-(default 1: a made-up answer undoes a right one), an answerable question refused 0; it then
-prints the figures of the rules, the trained reader and the hybrid on the other half and on every
+``fit`` fits the three logistic models and their two thresholds on the first half (and on the
+``--also`` rows: a development set of the genre the rules were written for), the thresholds to
+maximise ``utility``: a right answer or a right refusal counts 1, an answer given where the
+documents hold none −``--made-up-cost`` (default 1: a made-up answer undoes a right one), a wrong
+span given to an answerable question −``--wrong-cost`` (default 0: refusing it is no better, and
+its quote often still holds the answer), an answerable question refused 0; it then prints the
+figures of the rules, the trained reader and the hybrid on the other half and on every
 ``--report`` set; with ``--out`` it writes the model. Only what is named is fitted on: the figures
 of the other half and of the ``--report`` sets are held out.
 """
@@ -28,10 +30,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,16 +159,8 @@ def hybrid_decision(model: HybridModel) -> Decision:
     def decide(r: Row) -> tuple[bool, bool]:
         if r["gated"]:
             return False, False
-        p_t, p_r = model.chances(r["features"])
-        options = []
-        if r["features"]["trained_found"]:
-            options.append((p_t, r["trained_ok"]))
-        if r["features"]["rules_found"]:
-            options.append((p_r, r["rules_ok"]))
-        if not options:
-            return False, False
-        p, ok = max(options, key=lambda o: o[0])
-        return p >= model.threshold, ok
+        choice = model.decide(r["features"])
+        return choice is not None, choice is not None and bool(r[f"{choice}_ok"])
 
     return decide
 
@@ -228,44 +221,58 @@ def halves(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
     return [r for r, f in zip(rows, first, strict=True) if f], [r for r, f in zip(rows, first, strict=True) if not f]
 
 
-WRONG_COST = 1.0  # what a wrong answer given costs, against 1 for a right answer or a right refusal
+@dataclass(frozen=True)
+class Costs:
+    """What the fitted thresholds weigh, against 1 for a right answer or a right refusal and 0 for
+    an answerable question refused: ``made_up``, an answer given where the documents hold none;
+    ``wrong``, a wrong span given to a question they do answer (its quote may still hold the
+    answer, and refusing it is no better)."""
+
+    made_up: float = 1.0
+    wrong: float = 0.0
 
 
-def utility(rows: Sequence[Row], decide: Decision, wrong_cost: float = WRONG_COST) -> float:
-    """Per question: 1 for a right answer or a right refusal, −``wrong_cost`` for a wrong answer
-    given (to an answerable question or to one the documents do not answer), 0 for an answerable
-    question refused. With ``wrong_cost`` 0 this is accuracy."""
+def utility(rows: Sequence[Row], decide: Decision, costs: Costs = Costs()) -> float:
+    """Per question: 1 for a right answer or a right refusal, −``costs.wrong`` for a wrong answer to
+    an answerable question, −``costs.made_up`` for an answer to one the documents do not answer,
+    0 for an answerable question refused. With both costs 0 this is accuracy."""
     total = 0.0
     for r in rows:
         found, ok = decide(r)
-        if found:
-            total += 1.0 if (r["answerable"] and ok) else -wrong_cost
-        else:
-            total += 0.0 if r["answerable"] else 1.0
+        if not r["answerable"]:
+            total += -costs.made_up if found else 1.0
+        elif found:
+            total += 1.0 if ok else -costs.wrong
     return total / len(rows) if rows else 0.0
 
 
-def fit(rows: Sequence[Row], wrong_cost: float = WRONG_COST) -> HybridModel:
-    """The two logistic models, and the threshold on their chance of being right that maximises
-    ``utility`` on ``rows``: a made-up answer costs ``wrong_cost`` (ties go to the higher threshold,
-    the more cautious one)."""
+THRESHOLDS = tuple(round(float(t), 2) for t in np.linspace(0.0, 0.95, 20))
+
+
+def _coefficients(rows: Sequence[Row], label: Callable[[Row], bool]) -> tuple[float, ...]:
+    """A logistic model of ``label`` over ``rows``; a constant chance where every label is the same."""
+    y = np.array([float(label(r)) for r in rows])
+    if len(set(y)) < 2:
+        share = float(y.mean()) if len(y) else 0.0
+        bias = float(np.log((share + 1e-3) / (1 - share + 1e-3)))
+        return (bias, *[0.0] * (len(FEATURES) - 1))
+    return tuple(float(c) for c in logistic_fit(_matrix(rows), y))
+
+
+def fit(rows: Sequence[Row], costs: Costs = Costs()) -> HybridModel:
+    """The three logistic models (each reader's span right, over the rows it answered; the question
+    answerable, over every row read), and the two thresholds on their chances that maximise
+    ``utility`` on ``rows`` (ties go to the higher thresholds, the more cautious ones)."""
     read = [r for r in rows if not r["gated"]]
-    coefficients = []
-    for reader in ("trained", "rules"):
-        own = [r for r in read if r["features"][f"{reader}_found"]]
-        y = np.array([float(r[f"{reader}_ok"]) for r in own])
-        if len(set(y)) < 2:  # nothing to tell apart: a constant chance, that of the rows
-            share = float(y.mean()) if len(y) else 0.0
-            bias = float(np.log((share + 1e-3) / (1 - share + 1e-3)))
-            coefficients.append((bias, *[0.0] * (len(FEATURES) - 1)))
-            continue
-        coefficients.append(tuple(float(c) for c in logistic_fit(_matrix(own), y)))
-    model = HybridModel(coefficients[0], coefficients[1], 0.5)
-    best = (-math.inf, 0.5)
-    for t in np.linspace(0.05, 0.95, 91):
-        candidate = HybridModel(model.trained, model.rules, float(t))
-        best = max(best, (utility(rows, hybrid_decision(candidate), wrong_cost), float(t)))
-    return HybridModel(model.trained, model.rules, round(best[1], 3))
+    trained = _coefficients([r for r in read if r["features"]["trained_found"]], lambda r: bool(r["trained_ok"]))
+    rules = _coefficients([r for r in read if r["features"]["rules_found"]], lambda r: bool(r["rules_ok"]))
+    answerable = _coefficients(read, lambda r: r["answerable"])
+    grid = [(a, t) for a in THRESHOLDS for t in THRESHOLDS]
+    scored = [
+        (utility(rows, hybrid_decision(HybridModel(trained, rules, t, answerable, a)), costs), a, t) for a, t in grid
+    ]
+    _, a, t = max(scored)
+    return HybridModel(trained, rules, t, answerable, a)
 
 
 PASSAGE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
@@ -346,11 +353,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     f.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS")
     f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
     f.add_argument(
+        "--made-up-cost",
+        type=float,
+        default=Costs.made_up,
+        help="what an answer to a question the documents do not answer costs, against 1 for a right answer "
+        "(default %(default)s)",
+    )
+    f.add_argument(
         "--wrong-cost",
         type=float,
-        default=WRONG_COST,
-        help="what a wrong answer costs against a right one when the threshold is chosen (default %(default)s; "
-        "0: the most accurate threshold)",
+        default=Costs.wrong,
+        help="what a wrong answer to a question the documents answer costs (default %(default)s; "
+        "with both costs 0 the thresholds are the most accurate)",
     )
     args = parser.parse_args(argv)
     if args.command == "collect":
@@ -389,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.also_weight < 1:
         parser.error("--also-weight must be at least 1")
     extra = [row for rows in also.values() for row in rows] * args.also_weight
-    model = fit([*calibration, *extra], args.wrong_cost)
+    costs = Costs(made_up=args.made_up_cost, wrong=args.wrong_cost)
+    model = fit([*calibration, *extra], costs)
     sets = {"calibration half (fitted on)": calibration, "validation report half": held}
     sets |= {f"{path} (fitted on)": rows for path, rows in also.items()}
     for spec in args.report:
@@ -403,16 +418,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {reader:8s} {numbers}")
     if args.out:
         meta = {
-            "format": 1,
+            "format": 2,
             "features": list(FEATURES),
             "trained": list(model.trained),
             "rules": list(model.rules),
             "threshold": model.threshold,
+            "answerable": list(model.answerable or ()),
+            "answerable_threshold": model.answerable_threshold,
             "trained_reader": trained_reader().meta.get("settings", {}).get("epochs"),
             "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
             + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items())
             + (f", each counted {args.also_weight} times" if args.also_weight > 1 and also else ""),
-            "wrong_cost": args.wrong_cost,
+            "costs": {"made_up": costs.made_up, "wrong": costs.wrong},
             "figures": results,
         }
         Path(args.out).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 
 from eval.fit_hybrid import (
     PASSAGE_WEIGHTS,
+    Costs,
     figures,
     fit,
     gate_report,
@@ -182,9 +183,9 @@ def test_hybrid_refuses_a_count_of_what_the_report_never_names(assistant: Assist
     assert not assistant.ask("全市共有多少名消防员？").found
 
 
-def test_a_wrong_answer_that_costs_more_raises_the_threshold_and_refuses_more() -> None:
-    """Where confident-looking spans are often wrong, the threshold chosen with wrong answers costing
-    as much as right ones gain is higher than the most accurate one, and gives fewer wrong answers."""
+def test_a_wrong_answer_that_costs_more_gives_fewer_wrong_answers() -> None:
+    """Where confident-looking spans are often wrong, the thresholds chosen with wrong answers
+    costing as much as right ones gain give fewer wrong answers than the most accurate ones."""
     rng = np.random.default_rng(3)
     rows = []
     for i in range(600):
@@ -192,22 +193,63 @@ def test_a_wrong_answer_that_costs_more_raises_the_threshold_and_refuses_more() 
         right = answerable and bool(rng.random() < 0.7)
         margin = float(rng.normal(3.0 if right else 1.0, 1.5))
         rows.append(_row(answerable, margin, right, False, False, f"doc-{i % 60}"))
-    accurate, cautious = fit(rows, wrong_cost=0.0), fit(rows, wrong_cost=1.0)
-    assert cautious.threshold > accurate.threshold
-    assert utility(rows, hybrid_decision(cautious), 1.0) >= utility(rows, hybrid_decision(accurate), 1.0)
+    free, cautious = Costs(made_up=0.0, wrong=0.0), Costs(made_up=1.0, wrong=1.0)
+    accurate, careful = fit(rows, free), fit(rows, cautious)
+    assert utility(rows, hybrid_decision(careful), cautious) >= utility(rows, hybrid_decision(accurate), cautious)
     wrong = lambda m: sum(f and not (r["answerable"] and ok) for r in rows for f, ok in [hybrid_decision(m)(r)])  # noqa: E731
-    assert wrong(cautious) < wrong(accurate)
-    assert figures(rows, hybrid_decision(accurate))["accuracy"] >= figures(rows, hybrid_decision(cautious))["accuracy"]
+    assert wrong(careful) < wrong(accurate)
+    assert figures(rows, hybrid_decision(accurate))["accuracy"] >= figures(rows, hybrid_decision(careful))["accuracy"]
 
 
-def test_utility_counts_right_answers_and_refusals_against_wrong_answers() -> None:
+def test_fit_answers_what_the_documents_answer_even_when_the_span_is_unsure() -> None:
+    """Where retrieval tells answerable questions from the rest but the span is right only half the
+    time whatever its margin, the default costs (a made-up answer costs 1, a wrong span to an
+    answerable question 0) answer nearly every answerable question and refuse nearly every other —
+    on held-out rows: the documents' answer is worth trying, since its quote may hold it."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(600):
+        answerable = i % 3 != 0
+        row = _row(
+            answerable,
+            float(rng.normal(1.0, 1.0)),
+            bool(answerable and rng.random() < 0.5),
+            False,
+            False,
+            f"doc-{i % 60}",
+        )
+        row["features"]["top_dense"] = float(rng.normal(0.9 if answerable else 0.8, 0.02))
+        rows.append(row)
+    calibration, held = halves(rows)
+    model = fit(calibration)
+    assert model.answerable_threshold > 0.0
+    decide = hybrid_decision(model)
+    answered = [decide(r)[0] for r in held if r["answerable"]]
+    assert sum(answered) / len(answered) > 0.9
+    assert figures(held, decide)["refused"] > 0.9
+
+
+def test_utility_counts_right_answers_and_refusals_against_made_up_and_wrong_answers() -> None:
     rows = [
         _row(True, 5.0, True, False, False, "a"),  # answered right: +1
-        _row(True, 5.0, False, False, False, "b"),  # answered wrong: -cost
-        _row(False, 5.0, False, False, False, "c"),  # unanswerable answered: -cost
+        _row(True, 5.0, False, False, False, "b"),  # answered wrong: -wrong
+        _row(False, 5.0, False, False, False, "c"),  # unanswerable answered: -made_up
         _row(False, -5.0, False, False, False, "d"),  # unanswerable refused: +1
         _row(True, -5.0, True, False, False, "e"),  # answerable refused: 0
     ]
     decide = lambda r: (r["features"]["trained_margin"] > 0, r["trained_ok"])  # noqa: E731
-    assert utility(rows, decide, 1.0) == pytest.approx((1 - 1 - 1 + 1 + 0) / 5)
-    assert utility(rows, decide, 0.0) == pytest.approx(2 / 5) == figures(rows, decide)["accuracy"]
+    assert utility(rows, decide) == pytest.approx((1 - 0 - 1 + 1 + 0) / 5)
+    assert utility(rows, decide, Costs(made_up=2.0, wrong=0.5)) == pytest.approx((1 - 0.5 - 2 + 1 + 0) / 5)
+    assert utility(rows, decide, Costs(0.0, 0.0)) == pytest.approx(2 / 5) == figures(rows, decide)["accuracy"]
+
+
+def test_a_model_without_the_answerable_part_decides_by_the_span_alone(tmp_path) -> None:
+    """Files of format 1 (two models, one threshold) still load and answer as they did."""
+    meta = json.loads(DEFAULT_HYBRID_MODEL.read_text(encoding="utf-8"))
+    for key in ("answerable", "answerable_threshold"):
+        meta.pop(key)
+    path = tmp_path / "hybrid.json"
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    model = HybridModel.load(path)
+    x = dict.fromkeys(FEATURES, 0.0) | {"bias": 1.0}
+    assert model.answerable is None and model.answerable_chance(x) == 1.0

@@ -5,9 +5,11 @@ Neither reader is right everywhere: the rules find numbers with units and dates 
 well and do poorly elsewhere; the span model reads any genre and language but its no-answer score
 refuses many answerable questions. ``HybridReader`` describes each question by a few numbers
 (``features``: the span model's margin, whether the two spans agree, the kind asked and the kind
-found, retrieval scores) and two logistic models, fitted on the calibration half of the validation
-split by ``python -m eval.fit_hybrid``, give the chance that each reader's span is right. The more
-likely span is given when its chance reaches the fitted threshold; else the documents do not say.
+found, retrieval scores) and three logistic models, fitted on the calibration half of the validation
+split by ``python -m eval.fit_hybrid``, give the chance that each reader's span is right and the
+chance that the documents answer the question at all. The more likely span is given when the
+documents seem to answer (that chance reaches its fitted threshold) and the span's own chance
+reaches the other; else the documents do not say.
 """
 
 from __future__ import annotations
@@ -59,12 +61,17 @@ _DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿两]")
 
 @dataclass(frozen=True)
 class HybridModel:
-    """Two logistic models over ``FEATURES`` (coefficients in that order) and the threshold on
-    their probability, as ``eval/fit_hybrid.py`` writes them."""
+    """Logistic models over ``FEATURES`` (coefficients in that order), as ``eval/fit_hybrid.py``
+    writes them: the chance that the trained span is right, that the rules span is right, and that
+    the documents answer the question; ``threshold`` is the least chance of a right span given,
+    ``answerable_threshold`` the least chance that the documents answer. Without an ``answerable``
+    model (files of format 1) only the span's chance decides."""
 
     trained: tuple[float, ...]
     rules: tuple[float, ...]
     threshold: float
+    answerable: tuple[float, ...] | None = None
+    answerable_threshold: float = 0.0
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HYBRID_MODEL) -> HybridModel:
@@ -74,11 +81,34 @@ class HybridModel:
         meta = json.loads(path.read_text(encoding="utf-8"))
         if tuple(meta["features"]) != FEATURES:
             raise ReaderError(f"{path} was fitted on other features; fit it again (python -m eval.fit_hybrid)")
-        return cls(tuple(meta["trained"]), tuple(meta["rules"]), float(meta["threshold"]))
+        answerable = meta.get("answerable")
+        return cls(
+            tuple(meta["trained"]),
+            tuple(meta["rules"]),
+            float(meta["threshold"]),
+            tuple(answerable) if answerable is not None else None,
+            float(meta.get("answerable_threshold", 0.0)),
+        )
 
     def chances(self, x: dict[str, float]) -> tuple[float, float]:
         """The chance that the trained span and that the rules span is right."""
         return _logistic(self.trained, x), _logistic(self.rules, x)
+
+    def answerable_chance(self, x: dict[str, float]) -> float:
+        """The chance that the documents answer the question at all (1 without that model)."""
+        return _logistic(self.answerable, x) if self.answerable is not None else 1.0
+
+    def decide(self, x: dict[str, float]) -> str | None:
+        """Which span to give, ``"trained"`` or ``"rules"``, or None to refuse: the more likely
+        right of those found, where both thresholds are reached."""
+        p_trained, p_rules = self.chances(x)
+        options = [(p, name) for p, name in ((p_trained, "trained"), (p_rules, "rules")) if x[f"{name}_found"]]
+        if not options:
+            return None
+        p, name = max(options)
+        if p < self.threshold or self.answerable_chance(x) < self.answerable_threshold:
+            return None
+        return name
 
 
 def _logistic(weights: tuple[float, ...], x: dict[str, float]) -> float:
@@ -169,19 +199,16 @@ class HybridReader:
 
     def read(self, evidence: Evidence) -> Reading | Refusal:
         seen = self.observe(evidence)
-        p_trained, p_rules = self.model.chances(seen.features)
-        options: list[tuple[float, Reading]] = []
-        if seen.trained is not None:
-            options.append((p_trained, seen.trained))
-        if isinstance(seen.rules, Reading):
-            options.append((p_rules, seen.rules))
-        if not options:
-            return seen.rules if isinstance(seen.rules, Refusal) else Refusal("no reader found an answer")
-        p, reading = max(options, key=lambda o: o[0])
-        if p < self.model.threshold:
+        choice = self.model.decide(seen.features)
+        if choice is None:
             if isinstance(seen.rules, Refusal):
                 return seen.rules
+            if self.model.answerable_chance(seen.features) < self.model.answerable_threshold:
+                return Refusal("the documents do not seem to answer this")
             return Refusal("the readers' answers are too unsure to give")
+        reading = seen.trained if choice == "trained" else seen.rules
+        assert isinstance(reading, Reading)
+        p = self.model.chances(seen.features)[0 if choice == "trained" else 1]
         return Reading(
             reading.doc, reading.start, reading.end, p, p - self.model.threshold, reading.sentence, reading.quote
         )
