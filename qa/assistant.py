@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,7 @@ from qa.location import MilvusLocation, parse_location
 from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
-from qa.reading.hybrid import HybridReader
+from qa.reading.hybrid import HybridModel, HybridReader
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
 from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
@@ -81,6 +82,27 @@ def trained_reader() -> TrainedReader:
     return TrainedReader()
 
 
+@functools.cache
+def hybrid_model() -> HybridModel:
+    """The shipped hybrid choice, loaded once per process."""
+    return HybridModel.load()
+
+
+def _hybrid_or_trained(index: CorpusIndex) -> Reader:
+    """The hybrid reader, or the trained reader alone over an index of another encoder than the one
+    whose retrieval scores the hybrid was fitted on (their cosines lie on another scale)."""
+    model = hybrid_model()
+    if model.encoder is not None and model.encoder != index.encoder_id:
+        logging.getLogger(__name__).warning(
+            "the hybrid reader was fitted on retrieval scores of %s; over this index (%s) the trained reader "
+            "reads alone",
+            model.encoder,
+            index.encoder_id,
+        )
+        return trained_reader()
+    return HybridReader(index, trained_reader(), model)
+
+
 @dataclass(frozen=True)
 class _Retrieved:
     question: Question
@@ -108,7 +130,7 @@ class Assistant:
         elif reader == "trained":
             self.reader = trained_reader()
         elif reader == "hybrid":
-            self.reader = HybridReader(index, trained_reader())
+            self.reader = _hybrid_or_trained(index)
         else:
             self.reader = reader  # type: ignore[assignment]
         self.gate = gate

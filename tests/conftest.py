@@ -39,7 +39,12 @@ def encoder():
 
 @pytest.fixture(scope="session")
 def report_assistant(encoder):
-    """The real default encoder and index over the bundled default report, built once."""
+    """The real default encoder and index over the bundled default report, built once, with the
+    rules reader: the tests that use it pin the answers the rules were written to give on the
+    report (its regression guards, and the chat, server and conversation tests, which need answers
+    that stay put). The default reader, the hybrid, is tested end to end over the same report in
+    test_hybrid_reader.py (with the development set's target), through ``qa ask`` in test_cli.py and
+    over each backend in test_milvus_store.py."""
     from qa.assistant import Assistant
 
-    return Assistant.from_paths([DEFAULT_CORPUS], encoder)
+    return Assistant.from_paths([DEFAULT_CORPUS], encoder, reader="rules")

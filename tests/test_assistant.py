@@ -261,6 +261,6 @@ def test_a_how_many_question_with_no_number_in_the_passages_is_refused(encoder):
     from qa.documents import make_document
 
     text = "公园简介\n\n宁波市新建了许多口袋公园，市民十分喜爱。公园里种满了樟树。\n"
-    assistant = Assistant.from_documents([make_document("parks.txt", text)], encoder)
+    assistant = Assistant.from_documents([make_document("parks.txt", text)], encoder, reader="rules")
     answer = assistant.ask("宁波市新建了多少个口袋公园？")
     assert not answer.found and "no number" in answer.reason

@@ -38,9 +38,9 @@ def test_ask_prints_answer_quote_and_place(store):
 
 
 def test_ask_json_is_a_results_line(store):
-    done = qa("ask", "亮码检查率达到多少？", "--json", "--store", str(store), store=store)
+    done = qa("ask", "公布了多少个不予处罚事项？", "--json", "--store", str(store), store=store)
     record = json.loads(done.stdout)
-    assert record["found"] is True and record["answer"] == "99.8%"
+    assert record["found"] is True and record["answer"] == "106个"
     assert set(record) >= {"question", "found", "answer", "quote", "sources", "latency_ms"}
     assert {"doc", "locator", "start", "end", "text", "score"} <= set(record["sources"][0])
     assert record["quote"]["text"] in record["sources"][0]["text"]
@@ -215,8 +215,8 @@ def test_indexing_the_same_text_again_takes_every_vector_from_the_cache(tmp_path
 
 def test_ask_imports_neither_gradio_nor_torch(store):
     code = (
-        "import sys; from qa.cli import main; main(['ask', '亮码检查率达到多少？', '--store', sys.argv[1]]); "
+        "import sys; from qa.cli import main; main(['ask', '公布了多少个不予处罚事项？', '--store', sys.argv[1]]); "
         "print([m for m in ('gradio', 'torch', 'sentence_transformers', 'matplotlib') if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True, cwd=ROOT)
-    assert done.stdout.splitlines() == ["99.8%", *done.stdout.splitlines()[1:-1], "[]"], done.stderr
+    assert done.stdout.splitlines() == ["106个", *done.stdout.splitlines()[1:-1], "[]"], done.stderr
