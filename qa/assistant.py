@@ -29,7 +29,7 @@ from qa.reading.hybrid import HybridModel, HybridReader
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
 from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
-from qa.text import is_cjk
+from qa.text import is_cjk, one_line
 from qa.types import Answer, Quote, Source, Span, Timings
 
 MAX_QUESTION_CHARS = 2000
@@ -235,7 +235,7 @@ class Assistant:
         where = (quote_source.doc, quote_source.start, quote_source.end)
         same = [c for c in cited if (c.doc, c.start, c.end) == where]
         cited = [same[0] if same else quote_source, *[c for c in cited if c not in same]][: max(1, sources)]
-        return done(answer=self.index.texts[reading.doc].text[reading.start : reading.end], quote=quote)
+        return done(answer=one_line(self.index.texts[reading.doc].text[reading.start : reading.end]), quote=quote)
 
     def _retrieve(self, text: str, clock: _Clock) -> _Retrieved:
         """The question analysed (an English question over Chinese text also by the Chinese words

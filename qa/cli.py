@@ -159,6 +159,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.results import answer_record
+    from qa.text import one_line
     from ui.render import TEXTS, language
 
     assistant = open_assistant(parse_location(args.store), args.encoder, reader=args.reader)
@@ -170,7 +171,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.found:
         print(answer.answer)
         quote = answer.quote
-        print(f"  “{quote.text}”")
+        print(f"  “{one_line(quote.text)}”")
         print(f"  — {quote.doc}, {quote.locator or texts['start']} [{quote.start}:{quote.end}]")
     else:
         if texts is TEXTS["zh"]:
@@ -178,7 +179,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print(f"{texts['refusal']} ({answer.reason}). {texts['nearest']}")
         for source in answer.sources[:3]:
-            print(f"  - {source.doc}, {source.locator or texts['start']}: {source.text[:80]}")
+            print(f"  - {source.doc}, {source.locator or texts['start']}: {one_line(source.text)[:80]}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Splitting a document into citable passages and sentences, with offsets and section locators.
 
-A line is a paragraph. Headings (``一、`` ``(二)`` ``（三）`` ``1.`` ``(1)`` and Markdown ``#``) are
+A line is a paragraph, except in hard-wrapped text (a plain-text English release wrapped at 80
+columns): there a paragraph runs on over its lines to the next blank line (``logical_lines``).
+Headings (``一、`` ``(二)`` ``（三）`` ``1.`` ``(1)`` and Markdown ``#``) are
 kept as the section path of the passages below them, not as passages of their own. A paragraph is
 cut at its ``一是/二是…`` items; a long paragraph or item is cut into windows of whole sentences.
 A form feed ends a page (``qa.pdf`` ends each page of a PDF with one): a passage is on the page it
@@ -33,6 +35,9 @@ _MARKDOWN_HEADING = re.compile(r"(#{1,6})[ \t]+(?=\S)")
 _LEADING_JUNK = re.compile(r"[\s•·●▪◆■□○◇\-*>]*")
 _ITEM = re.compile(rf"(?:(?<=[。；;！？!?\s])|^)([{_CN_NUM}]+是|其[{_CN_NUM}]+是|首先|其次|最后)")
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’\"』」）)]*|\n+")
+_SENTENCE_END_RUN_ON = re.compile(r"[。！？!?；;…]+[”’\"』」）)]*")  # a wrapped paragraph's line breaks are spaces
+WRAP_WIDTH = 100  # hard-wrapped text has no line longer than this, but for a few (tables, links)
+WRAPPED_SHARE = 0.5  # of its long lines, the share that ends inside a sentence in hard-wrapped text
 _CLAUSE_END = re.compile(r"[，,、：:]")
 _BRACKETS = (("(", ")"), ("（", "）"), ("{", "}"), ("[", "]"))
 _KEY_VALUE = re.compile(r"^[^\s:：]{1,8}[:：]\s*\S")
@@ -55,14 +60,14 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def sentence_spans(text: str, start: int, end: int) -> list[Span]:
+def sentence_spans(text: str, start: int, end: int, at_line_breaks: bool = True) -> list[Span]:
     """Sentences of ``text[start:end]``: cut after 。！？；?!; (and closing quotes) and at line
-    breaks, never inside a title (《卡拉OK.LIVE!‧台北‧我》) nor at a half-width mark inside
-    brackets (-{zh-cn:宽叶毛毡苔;zh-hk:锦地罗}-); a sentence longer than ``MAX_SENTENCE_CHARS`` is
-    cut again at its commas."""
+    breaks (not in a hard-wrapped paragraph: ``at_line_breaks`` False), never inside a title
+    (《卡拉OK.LIVE!‧台北‧我》) nor at a half-width mark inside brackets (-{zh-cn:宽叶毛毡苔;zh-hk:锦地罗}-);
+    a sentence longer than ``MAX_SENTENCE_CHARS`` is cut again at its commas."""
     spans: list[Span] = []
     pos = start
-    for match in _SENTENCE_END.finditer(text, start, end):
+    for match in (_SENTENCE_END if at_line_breaks else _SENTENCE_END_RUN_ON).finditer(text, start, end):
         if match.group().strip() and _enclosed(text, pos, match.start(), match.group()):
             continue
         cut = match.end() if match.group().strip() else match.start()
@@ -144,6 +149,45 @@ def _is_title_line(line: str) -> bool:
     return len(line) <= MAX_HEADING_CHARS and not re.search(r"[。！？!?；;]$", line) and not _KEY_VALUE.match(line)
 
 
+def hard_wrapped(text: str) -> bool:
+    """Whether ``text`` is prose wrapped at a fixed width, its paragraphs parted by blank lines:
+    not Chinese, its lines no longer than ``WRAP_WIDTH`` (but for a few), and most of its long lines
+    ending inside a sentence."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines or cjk_ratio(text) >= CHINESE_RATIO:
+        return False
+    if sum(len(line) > WRAP_WIDTH for line in lines) > 0.05 * len(lines):
+        return False
+    long = [line for line in lines if len(line) >= WRAP_WIDTH // 2]
+    inside = [line for line in long if not re.search(r"[.!?:;。！？：；][\"'”’)\]]*$", line)]
+    return len(long) >= 3 and len(inside) >= WRAPPED_SHARE * len(long)
+
+
+def logical_lines(text: str, wrapped: bool) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of each paragraph's line: each line of ``text``, or in hard-wrapped text
+    each run of lines up to a blank line, a heading or a list item (``- ``, ``• ``)."""
+    lines: list[tuple[int, int]] = []
+    offset = 0
+    for raw in text.split("\n"):
+        start, end = offset, offset + len(raw)
+        offset = end + 1
+        stripped = raw.strip()
+        joins = (
+            wrapped
+            and bool(stripped)
+            and bool(lines)
+            and text[lines[-1][0] : lines[-1][1]].strip() != ""
+            and _heading_at(text[lines[-1][0] : lines[-1][1]].strip()) is None
+            and _heading_at(stripped) is None
+            and _LEADING_JUNK.match(raw).end() == len(raw) - len(raw.lstrip())  # type: ignore[union-attr]
+        )
+        if joins:
+            lines[-1] = (lines[-1][0], end)
+        else:
+            lines.append((start, end))
+    return lines
+
+
 def split_document(doc: Document) -> SplitDocument:
     """Passages and sentences of ``doc`` with offsets into ``doc.text``."""
     text = doc.text
@@ -154,12 +198,13 @@ def split_document(doc: Document) -> SplitDocument:
     sentences: list[tuple[Span, int]] = []
     breaks = [m.start() for m in re.finditer(PAGE_BREAK, text)] if PAGE_BREAK in text else None
     chinese = breaks is not None and cjk_ratio(text) >= CHINESE_RATIO
+    wrapped = hard_wrapped(text)
 
     def page(offset: int) -> int:
         return 0 if breaks is None else bisect_right(breaks, offset) + 1
 
     def add_passage(start: int, end: int, item: str) -> None:
-        spans = sentence_spans(text, start, end)
+        spans = sentence_spans(text, start, end, at_line_breaks=not wrapped)
         window: list[Span] = []
         for span in [*spans, None]:
             too_long = span is not None and window and span.end - window[0].start > MAX_PASSAGE_CHARS
@@ -180,10 +225,8 @@ def split_document(doc: Document) -> SplitDocument:
             if span is not None:
                 window.append(span)
 
-    offset = 0
-    for raw_line in text.split("\n"):
-        line_start, line_end = offset, offset + len(raw_line)
-        offset = line_end + 1
+    for line_start, line_end in logical_lines(text, wrapped):
+        raw_line = text[line_start:line_end]
         junk = _LEADING_JUNK.match(raw_line)  # always matches: every part of it is optional
         start = line_start + (junk.end() if junk else 0)
         start, end = _strip_span(text, start, line_end)

@@ -55,6 +55,12 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+def one_line(text: str) -> str:
+    """``text`` with each line break (and the spaces around it) as one space: a hard-wrapped
+    paragraph's answer or quote, shown on one line."""
+    return re.sub(r"[ \t]*\n\s*", " ", text)
+
+
 def normalise_aligned(text: str) -> str:
     """``normalise`` character by character, keeping one character for each, so that offsets into
     the result are offsets into ``text``."""

@@ -8,6 +8,7 @@ from qa.splitter import (
     MAX_SENTENCE_CHARS,
     SplitDocument,
     clause_spans,
+    hard_wrapped,
     sentence_spans,
     short_heading,
     split_document,
@@ -389,3 +390,58 @@ def test_report_metadata_and_title() -> None:
 def test_numbered_one_sentence_line_stays_searchable() -> None:
     text, result = split("一、总体情况\n1.全市共办理案件3000件。\n", "n.txt")
     assert "1.全市共办理案件3000件。" in passage_texts(text, result)
+
+
+# A plain-text release wrapped at 80-odd columns (the U.S. Bureau of Labor Statistics' Employment
+# Situation, March 2023: a work of the U.S. government, in the public domain).
+WRAPPED = """THE EMPLOYMENT SITUATION -- MARCH 2023
+
+Both the unemployment rate, at 3.5 percent, and the number of unemployed persons, at
+5.8 million, changed little in March. These measures have shown little net movement
+since early 2022. (See table A-1.)
+
+Household Survey Data
+
+Among the unemployed, the number of permanent job losers increased by 172,000 to 1.6
+million in March, and the number of reentrants to the labor force declined by 182,000
+to 1.7 million. (Reentrants are persons who previously worked but were not in the
+labor force prior to beginning their job search.) (See table A-11.)
+- Total nonfarm payroll employment rose by 236,000
+- Health care added 51,000 jobs
+"""
+
+
+def test_hard_wrapped_text_is_told_from_a_paragraph_a_line() -> None:
+    assert hard_wrapped(WRAPPED)
+    unwrapped = "\n\n".join(" ".join(p.split("\n")) for p in WRAPPED.split("\n\n"))
+    assert not hard_wrapped(unwrapped)  # one paragraph a line, as SQuAD's or a PDF's text
+    assert not hard_wrapped(REPORT.read_text(encoding="utf-8"))  # Chinese: a line is a paragraph
+    assert not hard_wrapped("One short line.\nAnother one.\n")
+
+
+def test_a_hard_wrapped_paragraph_runs_over_its_lines_to_the_blank_line() -> None:
+    doc = make_document("jobs.txt", WRAPPED)
+    split = split_document(doc)
+    texts = [doc.text[p.span.start : p.span.end] for p in split.passages]
+    assert split.title == "THE EMPLOYMENT SITUATION -- MARCH 2023"
+    assert texts[0].startswith("Both the unemployment rate") and texts[0].endswith("(See table A-1.)")
+    losers = next(t for t in texts if "permanent job losers" in t)
+    assert "172,000 to 1.6\nmillion in March" in losers  # one sentence over a line break, as written
+    assert "Household Survey Data" in texts  # a line between blank lines: joined to nothing
+    assert [t for t in texts if "nonfarm" in t] == [
+        "Total nonfarm payroll employment rose by 236,000"
+    ]  # list items stay apart
+    sentences = [doc.text[span.start : span.end] for span, _ in split.sentences]
+    assert any("number of unemployed persons, at\n5.8 million, changed little" in t for t in sentences)
+
+
+def test_an_answer_over_a_line_break_is_found_given_on_one_line_and_quoted_as_written(encoder) -> None:
+    from qa.assistant import Assistant
+
+    assistant = Assistant.from_documents([make_document("jobs.txt", WRAPPED)], encoder)
+    answer = assistant.ask("How many permanent job losers were there in March?")
+    assert answer.found and answer.answer is not None and "1.6 million" in answer.answer and "\n" not in answer.answer
+    quote = answer.quote
+    assert quote is not None and "1.6\nmillion" in quote.text
+    assert assistant.index.texts["jobs.txt"].text[quote.start : quote.end] == quote.text
+    assert assistant.ask("How many unemployed persons were there in March?").answer == "5.8 million"

@@ -81,3 +81,11 @@ def test_a_file_not_of_word_frequency_tag_lines_is_no_tag_table():
     with pytest.raises(ValueError, match="not a jieba dictionary"):
         word_tags(io.BytesIO("宁波 12 ns\n司法局 nt\n".encode()))
     assert word_tags(io.BytesIO("宁波 12 ns\n司法局 3 nt\n".encode())) == {"宁波": "ns", "司法局": "nt"}
+
+
+def test_one_line_puts_a_wrapped_paragraph_on_one_line() -> None:
+    from qa.text import one_line
+
+    assert one_line("172,000 to 1.6\nmillion") == "172,000 to 1.6 million"
+    assert one_line("at  \n   5.8 million\n\nnext") == "at 5.8 million next"
+    assert one_line("推出106个不予处罚事项") == "推出106个不予处罚事项"

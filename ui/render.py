@@ -18,7 +18,7 @@ import json
 import re
 from html import escape
 
-from qa.text import cjk_ratio
+from qa.text import cjk_ratio, one_line
 from qa.types import Answer, Quote, Source
 
 TEXTS = {
@@ -62,8 +62,9 @@ def inert_markdown(text: str) -> str:
 def highlighted_quote(quote: Quote) -> str:
     """The quote, made inert, with the answer inside ``<mark>``."""
     a, b = quote.answer_start - quote.start, quote.answer_end - quote.start
-    text = quote.text
-    return f"{inert_markdown(text[:a])}<mark>{inert_markdown(text[a:b])}</mark>{inert_markdown(text[b:])}"
+    text = quote.text  # a hard-wrapped paragraph's line breaks would end the Markdown quote: one line
+    pieces = (one_line(text[:a]), one_line(text[a:b]), one_line(text[b:]))
+    return f"{inert_markdown(pieces[0])}<mark>{inert_markdown(pieces[1])}</mark>{inert_markdown(pieces[2])}"
 
 
 def cite_button(doc: str, start: int, end: int, locator: str, texts: dict[str, str]) -> str:
