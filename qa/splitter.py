@@ -168,23 +168,18 @@ def logical_lines(text: str, wrapped: bool) -> list[tuple[int, int]]:
     each run of lines up to a blank line, a heading or a list item (``- ``, ``• ``)."""
     lines: list[tuple[int, int]] = []
     offset = 0
+    open_ = False  # the line before can be run on: prose, not blank, not a heading
     for raw in text.split("\n"):
         start, end = offset, offset + len(raw)
         offset = end + 1
         stripped = raw.strip()
-        joins = (
-            wrapped
-            and bool(stripped)
-            and bool(lines)
-            and text[lines[-1][0] : lines[-1][1]].strip() != ""
-            and _heading_at(text[lines[-1][0] : lines[-1][1]].strip()) is None
-            and _heading_at(stripped) is None
-            and _LEADING_JUNK.match(raw).end() == len(raw) - len(raw.lstrip())  # type: ignore[union-attr]
-        )
-        if joins:
+        heading = bool(stripped) and _heading_at(stripped) is not None
+        listed = _LEADING_JUNK.match(raw).end() != len(raw) - len(raw.lstrip())  # type: ignore[union-attr]
+        if wrapped and open_ and stripped and not heading and not listed:
             lines[-1] = (lines[-1][0], end)
         else:
             lines.append((start, end))
+        open_ = bool(stripped) and not heading
     return lines
 
 
