@@ -92,7 +92,7 @@ def _hybrid_or_trained(index: CorpusIndex) -> Reader:
     """The hybrid reader, or the trained reader alone over an index of another encoder than the one
     whose retrieval scores the hybrid was fitted on (their cosines lie on another scale)."""
     model = hybrid_model()
-    if model.encoder is not None and model.encoder != index.encoder_id:
+    if not model.fits(index.encoder_id):
         logging.getLogger(__name__).warning(
             "the hybrid reader was fitted on retrieval scores of %s; over this index (%s) the trained reader "
             "reads alone",

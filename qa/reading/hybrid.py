@@ -98,6 +98,10 @@ class HybridModel:
         """The chance that the trained span and that the rules span is right."""
         return _logistic(self.trained, x), _logistic(self.rules, x)
 
+    def fits(self, encoder_id: str) -> bool:
+        """Whether these models can read the retrieval scores of an index built with ``encoder_id``."""
+        return self.encoder is None or self.encoder == encoder_id
+
     def answerable_chance(self, x: dict[str, float]) -> float:
         """The chance that the documents answer the question at all (1 without that model)."""
         return _logistic(self.answerable, x) if self.answerable is not None else 1.0
@@ -188,7 +192,7 @@ class HybridReader:
         self.trained = trained
         self.rules = rules or RulesReader(index)
         self.model = model or HybridModel.load()
-        if self.model.encoder is not None and self.model.encoder != index.encoder_id:
+        if not self.model.fits(index.encoder_id):
             raise ReaderError(
                 f"the hybrid reader was fitted on retrieval scores of {self.model.encoder}, and these documents "
                 f"are indexed with {index.encoder_id}: use --reader trained or --reader rules with this encoder"
