@@ -19,6 +19,7 @@ from qa.index import CorpusIndex
 from qa.question import Kind, Question
 from qa.quote import QUOTE_CHARS
 from qa.reading.reader import Evidence, Reading, Refusal
+from qa.reading.widen import widen_span
 from qa.retrieve import SentenceHit, rank_passages
 from qa.text import is_cjk, normalise, tagged_words
 from qa.windows import Window, best_window
@@ -80,8 +81,9 @@ class RulesReader:
         if why_not:
             return Refusal(never_mentioned(missing) if missing else why_not)
         sentence = self.index.sentences[pick.hit.sentence]
-        start = sentence.span.start + pick.candidate.start
-        end = sentence.span.start + pick.candidate.end
+        # a candidate found by the question's words can stop inside a word or a quantity
+        text = self.index.text(sentence.doc, sentence.span)
+        start, end = (sentence.span.start + at for at in widen_span(text, pick.candidate.start, pick.candidate.end))
         quote = window.span if window is not None and len(window.span) <= QUOTE_CHARS else None
         return Reading(sentence.doc, start, end, pick.total, 1.0, pick.hit.sentence, quote)
 

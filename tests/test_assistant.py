@@ -264,3 +264,25 @@ def test_a_how_many_question_with_no_number_in_the_passages_is_refused(encoder):
     assistant = Assistant.from_documents([make_document("parks.txt", text)], encoder, reader="rules")
     answer = assistant.ask("宁波市新建了多少个口袋公园？")
     assert not answer.found and "no number" in answer.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("文化行政部门应当在多少个工作日内作出决定？", "20个工作日"),
+        ("违法经营额5000元以上的，按违法经营额的几倍罚款？", "2倍以上5倍以下"),
+        ("网吧每天几点可以营业？", "8时至24时"),
+    ],
+)
+def test_the_rules_give_a_whole_unit_and_a_whole_range(encoder, question, expected):
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+
+    text = (
+        "网吧管理条例\n\n"
+        "第十一条 文化行政部门应当自收到设立申请之日起20个工作日内作出决定。\n\n"
+        "第二十一条 网吧每日营业时间限于8时至24时。\n\n"
+        "第二十九条 出租、出借经营许可证，违法经营额5000元以上的，并处违法经营额2倍以上5倍以下的罚款。\n"
+    )
+    assistant = Assistant.from_documents([make_document("rules.txt", text)], encoder, reader="rules")
+    assert assistant.ask(question).answer == expected

@@ -17,9 +17,15 @@ _SCALE_EN = re.compile(r"\s?(?:%|percent\b|per cent\b|(?:thousand|million|billio
 _UNIT_ZH = re.compile(
     r"(?:多|余)?(?:[万亿千百]?(?:亿|万))?"
     r"(?:%|％|‰|平方公里|平方米|平方千米|千米|公里|公顷|千克|公斤|小时|分钟|个百分点|百分点|"
-    r"美元|港元|欧元|元|人次|人|个|项|家|件|次|名|年|月|日|号|岁|米|吨|克|天|倍|户|所|座|台|辆|条|款|章|节|篇|"
-    r"本|张|种|类|批|起|位|届|场|亩|层|辑|集|部|首|秒|周|代|世纪)"
+    r"美元|港元|欧元|元|人次|人|个工作日|工作日|个小时|个月|个|项|家|件|次|名|年|月|日|号|岁|米|吨|克|天|倍|户|所|座|台|辆|条|款|章|节|篇|"
+    r"本|张|种|类|批|起|位|届|场|亩|层|辑|集|部|首|时|秒|周|代|世纪)"
 )
+_NUMBER_ZH = _DIGIT + r"(?:" + _DIGIT + r"|[.,．])*"
+_QUANTITY_END = re.compile(r"(?P<number>" + _NUMBER_ZH + r")(?:" + _UNIT_ZH.pattern + r")?$")
+_OPEN_RANGE = re.compile(r"以上" + _NUMBER_ZH)  # a span that holds 2万元以上5万元 and stops before 以下
+# the second bound of a range: 2倍|以上5倍以下, 8时|至24时, 2013年3月|至2014年1月, 3|～5年
+_RANGE_ZH = re.compile(r"(?P<to>以上|(?:以上|以下)?(?:至|到|~|～|－|—|–|-))\s?(?P<bound>" + _NUMBER_ZH + r")")
+_BOUND_END_ZH = re.compile(r"以下|以内")
 _ORDINAL_ZH = re.compile(_DIGIT + r"+$")
 
 
@@ -39,8 +45,8 @@ def _is_word_char(ch: str) -> bool:
 
 def widen_span(text: str, start: int, end: int) -> tuple[int, int]:
     """``[start, end)`` grown to whole English words and numbers, a number's unit or scale
-    (106个, 749 million, 3.5%), and the 第 of an ordinal (第三十二条); trimmed of spaces and of
-    punctuation at its edges."""
+    (106个, 749 million, 3.5%), a Chinese range's second bound (2倍以上5倍以下, 8时至24时), and
+    the 第 of an ordinal (第三十二条); trimmed of spaces and of punctuation at its edges."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -59,6 +65,39 @@ def widen_span(text: str, start: int, end: int) -> tuple[int, int]:
         unit = scale or _UNIT_ZH.match(text, end)
         if unit:
             end = unit.end()
+    else:
+        end = _whole_unit(text, start, end)
+    end = _range_end(text, start, end)
     if start > 0 and text[start - 1] == "第" and _ORDINAL_ZH.match(text[start:end].rstrip("条款章节项次届")):
         start -= 1
     return start, end
+
+
+def _whole_unit(text: str, start: int, end: int) -> int:
+    """Where a span that stops inside a number's unit ends: 20个 of 20个工作日, 3个 of 3个月."""
+    quantity = _QUANTITY_END.search(text, start, end)
+    if quantity is None:
+        return end
+    unit = _UNIT_ZH.match(text, quantity.end("number"))
+    return max(end, unit.end()) if unit else end
+
+
+def _range_end(text: str, start: int, end: int) -> int:
+    """Where a span that ends in a quantity ends once the range it opens is taken whole: 2倍 of
+    2倍以上5倍以下, 8时 of 8时至24时. Only a written Chinese range is taken: its connector is
+    Chinese (以上, 至, 到, ～) or a bound has a Chinese unit; 1115–1234 and 3 to 5 stay as they are."""
+    if not _QUANTITY_END.search(text, start, end):
+        return end
+    first_unit = bool(_UNIT_ZH.search(text[end - 1 : end]))
+    m = _RANGE_ZH.match(text, end)
+    if m is None:
+        close = _BOUND_END_ZH.match(text, end)
+        return close.end() if close and _OPEN_RANGE.search(text, start, end) else end
+    bound_end = m.end("bound")
+    unit = _UNIT_ZH.match(text, bound_end)
+    if unit and unit.end() > bound_end:
+        bound_end = unit.end()
+    elif not (first_unit or m.group("to")[0] in "以至到～"):
+        return end
+    close = _BOUND_END_ZH.match(text, bound_end)
+    return close.end() if close else bound_end
