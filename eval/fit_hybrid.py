@@ -260,19 +260,33 @@ def _coefficients(rows: Sequence[Row], label: Callable[[Row], bool]) -> tuple[fl
     return tuple(float(c) for c in logistic_fit(_matrix(rows), y))
 
 
+def neighbourhood_mean(grid: np.ndarray) -> np.ndarray:
+    """Each cell of ``grid`` averaged with its eight neighbours (the edge cells repeated past the
+    edge)."""
+    padded = np.pad(grid, 1, mode="edge")
+    height, width = grid.shape
+    return sum(padded[i : i + height, j : j + width] for i in range(3) for j in range(3)) / 9.0
+
+
 def fit(rows: Sequence[Row], costs: Costs = Costs()) -> HybridModel:
     """The three logistic models (each reader's span right, over the rows it answered; the question
-    answerable, over every row read), and the two thresholds on their chances that maximise
-    ``utility`` on ``rows`` (ties go to the higher thresholds, the more cautious ones)."""
+    answerable, over every row read), and the two thresholds on their chances where ``utility`` on
+    ``rows``, averaged with that of the neighbouring thresholds of the grid, is highest (ties go to
+    the higher thresholds, the more cautious ones). A few hundred questions make the utility of one
+    pair of thresholds noisy; a pair whose neighbours do as well is one that holds on other
+    questions, where a lone peak moves with the sample."""
     read = [r for r in rows if not r["gated"]]
     trained = _coefficients([r for r in read if r["features"]["trained_found"]], lambda r: bool(r["trained_ok"]))
     rules = _coefficients([r for r in read if r["features"]["rules_found"]], lambda r: bool(r["rules_ok"]))
     answerable = _coefficients(read, lambda r: r["answerable"])
-    grid = [(a, t) for a in THRESHOLDS for t in THRESHOLDS]
-    scored = [
-        (utility(rows, hybrid_decision(HybridModel(trained, rules, t, answerable, a)), costs), a, t) for a, t in grid
-    ]
-    _, a, t = max(scored)
+    scores = np.array(
+        [
+            [utility(rows, hybrid_decision(HybridModel(trained, rules, t, answerable, a)), costs) for t in THRESHOLDS]
+            for a in THRESHOLDS
+        ]
+    )
+    smoothed = neighbourhood_mean(scores)
+    _, a, t = max((smoothed[i, j], a, t) for i, a in enumerate(THRESHOLDS) for j, t in enumerate(THRESHOLDS))
     return HybridModel(trained, rules, t, answerable, a)
 
 

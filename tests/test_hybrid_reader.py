@@ -17,6 +17,7 @@ from eval.fit_hybrid import (
     halves,
     hybrid_decision,
     logistic_fit,
+    neighbourhood_mean,
     trained_calibration,
     trained_choice,
     trained_decision,
@@ -273,6 +274,19 @@ def test_fit_answers_what_the_documents_answer_even_when_the_span_is_unsure() ->
     answered = [decide(r)[0] for r in held if r["answerable"]]
     assert sum(answered) / len(answered) > 0.9
     assert figures(held, decide)["refused"] > 0.9
+
+
+def test_the_thresholds_are_chosen_where_their_neighbours_do_as_well() -> None:
+    """A lone best pair of thresholds loses to a plateau that is nearly as good: the lone peak is
+    the sample's noise."""
+    scores = np.zeros((5, 5))
+    scores[0, 4] = 1.0  # a lone peak, in a corner: it counts for 4 of its 9 cells
+    scores[2:, :3] = 0.8  # a plateau
+    smoothed = neighbourhood_mean(scores)
+    assert smoothed[0, 4] == pytest.approx(4 / 9)
+    assert smoothed[3, 1] == pytest.approx(0.8)
+    assert smoothed[2, 2] == pytest.approx(0.8 * 4 / 9)
+    assert np.unravel_index(np.argmax(smoothed), smoothed.shape) == (3, 0)
 
 
 def test_utility_counts_right_answers_and_refusals_against_made_up_and_wrong_answers() -> None:
