@@ -265,7 +265,8 @@ def neighbourhood_mean(grid: np.ndarray) -> np.ndarray:
     edge)."""
     padded = np.pad(grid, 1, mode="edge")
     height, width = grid.shape
-    return sum(padded[i : i + height, j : j + width] for i in range(3) for j in range(3)) / 9.0
+    shifted = np.stack([padded[i : i + height, j : j + width] for i in range(3) for j in range(3)])
+    return shifted.mean(axis=0)
 
 
 def fit(rows: Sequence[Row], costs: Costs = Costs()) -> HybridModel:

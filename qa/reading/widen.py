@@ -24,7 +24,7 @@ _NUMBER_ZH = _DIGIT + r"(?:" + _DIGIT + r"|[.,．])*"
 _QUANTITY_END = re.compile(r"(?P<number>" + _NUMBER_ZH + r")(?:" + _UNIT_ZH.pattern + r")?$")
 _QUANTITY = re.compile(_NUMBER_ZH + r"(?:" + _UNIT_ZH.pattern + r")?")
 _OPEN_RANGE = re.compile(r"以上" + _NUMBER_ZH)  # a span that holds 2万元以上5万元 and stops before 以下
-# the second bound of a range: 2倍|以上5倍以下, 8时|至24时, 2013年3月|至2014年1月, 3|～5年
+# the second bound of a range: 2倍|以上5倍以下, 8时|至24时, 3|～5年
 _RANGE_ZH = re.compile(r"(?P<to>以上|(?:以上|以下)?(?:至|到|~|～|－|—|–|-))\s?(?P<bound>" + _NUMBER_ZH + r")")
 _BOUND_END_ZH = re.compile(r"以下|以内")
 _ORDINAL_ZH = re.compile(_DIGIT + r"+$")
