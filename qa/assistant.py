@@ -231,14 +231,15 @@ class Assistant:
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))
         if isinstance(reading, Refusal):
             return done(reading.reason)
-        start, end = bare_quantity(self.index.texts[reading.doc].text, reading.start, reading.end)
+        doc = self.index.texts[reading.doc].text
+        start, end = bare_quantity(doc, reading.start, reading.end)
         reading = replace(reading, start=start, end=end)
         quote, passage, score = self._quote(retrieved, reading)
         quote_source = self._source(passage, score)
         where = (quote_source.doc, quote_source.start, quote_source.end)
         same = [c for c in cited if (c.doc, c.start, c.end) == where]
         cited = [same[0] if same else quote_source, *[c for c in cited if c not in same]][: max(1, sources)]
-        return done(answer=one_line(self.index.texts[reading.doc].text[reading.start : reading.end]), quote=quote)
+        return done(answer=one_line(doc[start:end]), quote=quote)
 
     def _retrieve(self, text: str, clock: _Clock) -> _Retrieved:
         """The question analysed (an English question over Chinese text also by the Chinese words

@@ -21,8 +21,8 @@ _UNIT_ZH = re.compile(
     r"本|张|种|类|批|起|位|届|场|亩|层|辑|集|部|首|时|秒|周|代|世纪)"
 )
 _NUMBER_ZH = _DIGIT + r"(?:" + _DIGIT + r"|[.,．])*"
-_QUANTITY_END = re.compile(r"(?P<number>" + _NUMBER_ZH + r")(?:" + _UNIT_ZH.pattern + r")?$")
-_QUANTITY = re.compile(_NUMBER_ZH + r"(?:" + _UNIT_ZH.pattern + r")?")
+_QUANTITY = re.compile(r"(?P<number>" + _NUMBER_ZH + r")(?:" + _UNIT_ZH.pattern + r")?")  # 2倍, 106个, 3.5%
+_QUANTITY_END = re.compile(_QUANTITY.pattern + r"$")
 _OPEN_RANGE = re.compile(r"以上" + _NUMBER_ZH)  # a span that holds 2万元以上5万元 and stops before 以下
 # the second bound of a range: 2倍|以上5倍以下, 8时|至24时, 3|～5年
 _RANGE_ZH = re.compile(r"(?P<to>以上|(?:以上|以下)?(?:至|到|~|～|－|—|–|-))\s?(?P<bound>" + _NUMBER_ZH + r")")
@@ -91,9 +91,10 @@ def _range_end(text: str, start: int, end: int) -> int:
     """Where a span that ends in a quantity ends once the range it opens is taken whole: 2倍 of
     2倍以上5倍以下, 8时 of 8时至24时. Only a written Chinese range is taken: its connector is
     Chinese (以上, 至, 到, ～) or a bound has a Chinese unit; 1115–1234 and 3 to 5 stay as they are."""
-    if not _QUANTITY_END.search(text, start, end):
+    quantity = _QUANTITY_END.search(text, start, end)
+    if quantity is None:
         return end
-    first_unit = bool(_UNIT_ZH.search(text[end - 1 : end]))
+    first_unit = quantity.end("number") < end
     m = _RANGE_ZH.match(text, end)
     if m is None:
         close = _BOUND_END_ZH.match(text, end)
