@@ -225,7 +225,10 @@ class Assistant:
 
         if not hits:
             return done("the documents hold no text to search")
-        missing = missing_words(self.index, retrieved.question, cross_lingual(retrieved.question, self._scripts))
+        q = retrieved.question
+        missing = missing_words(
+            self.index, q, cross_lingual(q, self._scripts), also_english=q.cjk and False in self._scripts
+        )
         if self.gate and any(name for _, name in missing):
             return done(never_mentioned(missing))
         reading = self.reader.read(self._evidence(text, retrieved, ranked, missing))

@@ -125,6 +125,22 @@ def build_table() -> dict[str, frozenset[str]]:
     return {word: frozenset(chinese) for word, chinese in table.items()}
 
 
+@lru_cache(maxsize=1)
+def _chinese_to_english() -> dict[str, frozenset[str]]:
+    inverse: dict[str, set[str]] = {}
+    for english, chinese in english_to_chinese().items():
+        for word in chinese:
+            inverse.setdefault(word, set()).add(english)
+    return {word: frozenset(glosses) for word, glosses in inverse.items()}
+
+
+def english_glosses(word: str) -> frozenset[str]:
+    """The English words of the short CC-CEDICT glosses of the Chinese ``word`` (美国 → united,
+    states, us, usa): the table of ``english_to_chinese`` read the other way; none where the
+    dictionary does not know it."""
+    return _chinese_to_english().get(word, frozenset())
+
+
 def _forms(word: str) -> list[str]:
     forms = [word]
     if word.endswith("ies"):

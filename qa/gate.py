@@ -7,13 +7,18 @@ words than the text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from qa.crosslingual import english_glosses
 from qa.index import CorpusIndex
 from qa.question import Question, entity_words
 from qa.text import cjk_ratio
 
 _GLUED = set("不会也都就能要将曾已被把对从")  # characters jieba glues to the end of an unknown name
+# function characters jieba glues to either side of a name it does not know, most of all in
+# traditional text (卡特|曾於|1946, 現今|於曼|徹斯特, 宋理宗|於寶慶|三年): no part of a name
+_FUNCTION = _GLUED | set("於于在由從與与和及對將向為为是")
 
 
 def in_corpus(index: CorpusIndex, word: str) -> bool:
@@ -51,15 +56,18 @@ MISSPLIT_REACH = 6  # the longest run of the question's characters looked up aro
 def missplit(text: str, word: str, corpus_has: Callable[[str], bool]) -> bool:
     """Whether ``word`` is a piece jieba cut across the question's real words: each of its
     characters lies in a run of the question's characters (two or more, reaching beyond ``word``)
-    that the documents use. jieba, whose dictionary is simplified Chinese, cuts traditional text so
-    (國王安原王 → 王安, 耕者有其田屬於 → 田屬), and tags the pieces as names; a real name the
-    documents never use (杭州市公布了…) has no such runs."""
+    that the documents use, or is a function character (於, 曾, 在 …) glued to it. jieba, whose
+    dictionary is simplified Chinese, cuts traditional text so (國王安原王 → 王安, 耕者有其田屬於 →
+    田屬, 卡特曾於1946年 → 曾於), and tags the pieces as names; a real name the documents never use
+    (杭州市公布了…) has no such runs."""
     i = text.find(word)
     if i < 0 or cjk_ratio(word) < 1.0:
         return False
     j = i + len(word)
 
     def covered(k: int) -> bool:
+        if text[k] in _FUNCTION:
+            return True
         for a in range(max(0, k - MISSPLIT_REACH + 1), k + 1):
             for b in range(max(k + 1, a + 2), min(len(text), a + MISSPLIT_REACH) + 1):
                 if (a < i or b > j) and corpus_has(text[a:b]):
@@ -69,16 +77,35 @@ def missplit(text: str, word: str, corpus_has: Callable[[str], bool]) -> bool:
     return all(covered(k) for k in range(i, j))
 
 
-def missing_words(index: CorpusIndex, q: Question, cross_lingual: bool) -> list[tuple[str, bool]]:
+def glossed_in_english(index: CorpusIndex, word: str) -> bool:
+    """Whether English documents may speak of the Chinese ``word``: one of its English glosses in
+    CC-CEDICT (美国 → united, states, us, usa) is a word of the documents, an abbreviation also
+    written with stops (U.S.)."""
+    for gloss in english_glosses(word):
+        if gloss in index.keywords:
+            return True
+        if len(gloss) <= 3 and re.search(r"(?<![a-z])" + r"\.".join(gloss) + r"\.(?![a-z])", index.normalised_text):
+            return True
+    return False
+
+
+def missing_words(
+    index: CorpusIndex, q: Question, cross_lingual: bool, also_english: bool = False
+) -> list[tuple[str, bool]]:
     """The question's nouns and names (with whether each is a name) that no document uses; of a
     question in another script than the documents', only the words written in theirs. A piece
-    jieba cut across real words (``missplit``) is not a word of the question."""
+    jieba cut across real words (``missplit``) is not a word of the question. ``also_english``: some
+    of the documents are English, so that a Chinese word they do not use may still be spoken of in
+    them (``glossed_in_english``)."""
     words = entity_words(q)
     if cross_lingual:
         script = 0.0 if q.cjk else 1.0
         words = [(w, name) for w, name in words if cjk_ratio(w) == script]
     missing = [(w, name) for w, name in words if not in_corpus(index, w)]
-    return [(w, name) for w, name in missing if not missplit(q.norm, w, index.normalised_text.__contains__)]
+    missing = [(w, name) for w, name in missing if not missplit(q.norm, w, index.normalised_text.__contains__)]
+    if also_english:
+        missing = [(w, name) for w, name in missing if not (cjk_ratio(w) == 1.0 and glossed_in_english(index, w))]
+    return missing
 
 
 def never_mentioned(missing: list[tuple[str, bool]]) -> str:

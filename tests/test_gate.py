@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from qa.assistant import Assistant
+from qa.crosslingual import english_glosses
 from qa.gate import corpus_scripts, missplit
 
 CHINESE = "宁波市推出106个不予处罚事项，覆盖林业、地震、气象等14个领域。全市赋权街镇已配置法审人员199名。"
 ENGLISH = (
     "Total nonfarm payroll employment rose by 236,000 in March. The unemployment rate changed little "
-    "at 3.5 percent, the Bureau of Labor Statistics reported today."
+    "at 3.5 percent, the U.S. Bureau of Labor Statistics reported today."
 )
 
 
@@ -46,6 +47,27 @@ def test_a_piece_jieba_cut_across_words_is_not_a_missing_name() -> None:
     assert not missplit("杭州市公布了多少个不予处罚事项", "杭州市", report.__contains__)
     assert not missplit("宁波市2024年的gdp是多少", "gdp", report.__contains__)  # not a piece of Chinese words
     assert not missplit("问杭州", "杭州", ("问杭", "杭州市").__contains__)  # 州 lies in no run the corpus uses
+
+
+def test_function_characters_jieba_glues_to_a_name_are_no_part_of_it() -> None:
+    """In traditional text jieba glues 於, 曾 … to the names it does not know (卡特|曾於|1946,
+    現今|於曼|徹斯特): the piece is no missing name. A name with such a character that the documents
+    never use is still one."""
+    corpus = "利物浦路車站位於英格蘭曼徹斯特。卡特在1946年獲得上尉軍階。"
+    assert missplit("卡特曾於1946年時榮獲了哪一個軍階", "曾於", corpus.__contains__)
+    assert missplit("利物浦路車站在現今於曼徹斯特被留存為", "於曼", corpus.__contains__)
+    assert not missplit("於謙是哪一年出生的", "於謙", corpus.__contains__)  # 謙 lies in no run the corpus uses
+
+
+def test_a_chinese_name_the_english_documents_speak_of_is_not_missing(mixed: Assistant, report_assistant) -> None:
+    """Over Chinese and English documents, a Chinese question may name what only the English ones
+    speak of, in English (美国: U.S.): it reaches the reader. A name spoken of in neither is refused,
+    and over Chinese documents alone the same question is refused."""
+    assert {"us", "usa"} <= english_glosses("美国")
+    answered = mixed.ask("美国3月份非农就业人数增加了多少？")
+    assert "never mention" not in answered.reason
+    assert "never mention 杭州市" in mixed.ask("杭州市推出了多少个不予处罚事项？").reason
+    assert "never mention 美国" in report_assistant.ask("美国3月份非农就业人数增加了多少？").reason
 
 
 def test_the_gate_refuses_a_name_never_used_not_a_traditional_mis_split(encoder) -> None:
