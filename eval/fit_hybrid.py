@@ -4,6 +4,7 @@
     python -m eval.fit_hybrid threshold --calibration rows.jsonl [--write]   # the trained reader's own
     python -m eval.fit_hybrid fit --calibration rows.jsonl [--also dev.jsonl] [--report NAME=rows.jsonl] [--out FILE]
     python -m eval.fit_hybrid gate NAME=rows.jsonl ...   # each reader with the gate and without it
+    python -m eval.fit_hybrid split SET --out DIR   # the set's two halves, for qa eval on the held-out one
 
 ``collect`` runs the assistant's retrieval over a Q&A set, lets both readers read every question
 (the gate's refusal is recorded as ``gated``, not acted on), and writes one line a question: the
@@ -329,6 +330,20 @@ def gate_report(sets: dict[str, list[Row]], model: HybridModel, trained: tuple[f
     return {name: {"with the gate": gated[name], "without": open_[name]} for name in sets}
 
 
+def write_halves(set_path: str | Path, folder: str | Path) -> tuple[Path, Path]:
+    """The Q&A set's calibration and held-out halves (``halves``, as ``fit`` splits the rows
+    collected from it) as two sets, ``calibration.jsonl`` and ``held-out.jsonl`` in ``folder``, so
+    that ``qa eval`` can report on the held-out one alone."""
+    lines = [line for line in Path(set_path).read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    first, second = halves([json.loads(line) | {"line": line} for line in lines])
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "calibration.jsonl", folder / "held-out.jsonl"
+    for path, part in zip(paths, (first, second), strict=True):
+        path.write_text("".join(r["line"] + "\n" for r in part), encoding="utf-8")
+    return paths
+
+
 def read_rows(path: str | Path) -> list[Row]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
 
@@ -360,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     t.add_argument("--calibration", required=True)
     t.add_argument("--report", nargs="*", default=[], metavar="NAME=ROWS", help="held-out rows to report on")
     t.add_argument("--write", action="store_true", help="into qa/models/reader/reader.json")
+    sp = commands.add_parser("split", help="write a Q&A set's calibration and held-out halves as two sets")
+    sp.add_argument("set")
+    sp.add_argument("--out", required=True, metavar="DIR")
     g = commands.add_parser("gate", help="each reader's figures with the gate and without it")
     g.add_argument("rows", nargs="+", metavar="NAME=ROWS")
     f = commands.add_parser("fit")
@@ -393,6 +411,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows = collect(args.set, args.store, args.passages)
         Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} questions → {args.out}")
+        return
+    if args.command == "split":
+        for path in write_halves(args.set, args.out):
+            print(f"{sum(1 for _ in path.open(encoding='utf-8'))} questions → {path}")
         return
     from qa.assistant import trained_reader
 

@@ -124,12 +124,21 @@ def summarise(judged: Sequence[Judged]) -> dict[str, Any]:
         "latency_ms_p95": percentile(latencies, 95),
         "exact_match": sum(j.exact_match for j in answerable) / len(answerable) if answerable else None,
         "f1": sum(j.f1 for j in answerable) / len(answerable) if answerable else None,
+        "f1_all": f1_all(judged),
         "per_tag": {
-            tag: {"questions": len(group), "accuracy": _share([j.correct for j in group])}
+            tag: {"questions": len(group), "accuracy": _share([j.correct for j in group]), "f1_all": f1_all(group)}
             for tag in tags
             for group in [[j for j in judged if tag in j.tags]]
         },
     }
+
+
+def f1_all(judged: Sequence[Judged]) -> float | None:
+    """F1 over every question as SQuAD 2.0 counts it: an answerable question scores its answer's
+    F1 (0 where refused), an unanswerable one 1 where refused and 0 where answered."""
+    if not judged:
+        return None
+    return sum(j.f1 if j.answerable else float(j.correct) for j in judged) / len(judged)
 
 
 def compare(before: dict[str, bool], after: dict[str, bool]) -> dict[str, list[str]]:

@@ -21,6 +21,7 @@ _ROWS = (
     ("latency_ms_p95", "latency p95 (ms)"),
     ("exact_match", "exact match (CMRC)"),
     ("f1", "F1 (CMRC, characters)"),
+    ("f1_all", "F1 over every question, refusals counted (SQuAD 2.0)"),
 )
 
 
@@ -76,8 +77,11 @@ def write_report(
         lines += [f"**Partial run: {len(judged)} of {len(items)} questions.**", ""]
     lines += ["| figure | value |", "| --- | --- |"]
     lines += [f"| {label} | {_fmt(summary[key])} |" for key, label in _ROWS]
-    lines += ["", "## Per tag", "", "| tag | questions | accuracy |", "| --- | --- | --- |"]
-    lines += [f"| {t} | {v['questions']} | {_fmt(v['accuracy'])} |" for t, v in summary["per_tag"].items()]
+    lines += ["", "## Per tag", "", "| tag | questions | accuracy | F1 over all |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| {t} | {v['questions']} | {_fmt(v['accuracy'])} | {_fmt(v['f1_all'])} |"
+        for t, v in summary["per_tag"].items()
+    ]
     if summary["per_tag"]:
         lines += ["", f"![accuracy per tag]({chart.name})"]
     by_id = {item.id: item for item in items}

@@ -225,7 +225,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if key != "per_tag":
                 print(f"{key:>20}  {value:.4f}" if isinstance(value, float) else f"{key:>20}  {value}")
         for tag, figures in summary["per_tag"].items():
-            print(f"{'tag ' + tag:>20}  {figures['accuracy']:.4f}  ({figures['questions']})")
+            f1 = figures["f1_all"]
+            print(f"{'tag ' + tag:>20}  {figures['accuracy']:.4f}  ({figures['questions']})  F1 over all {f1:.4f}")
     if not run.complete:
         where = f"; partial results in {run.results_path}" if run.results_path else ""
         print(f"qa: interrupted after {len(run.judged)} of {len(items)} questions{where}", file=sys.stderr)

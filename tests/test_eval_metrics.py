@@ -47,10 +47,14 @@ def test_summary_figures_are_exact():
     assert s["mrr@10"] == pytest.approx((1 + 1 / 2) / 2)
     assert s["quote_accuracy"] == 0.5 and s["mean_quote_chars"] == 9.0
     assert s["latency_ms_p50"] == 25.0 and s["latency_ms_p95"] == pytest.approx(38.5)
+    # F1 as SQuAD 2.0 counts it: a 2/3 (106个 against the gold 106: 106 and 个 against 106),
+    # b 0 (106个 against 14), c refused 1, d answered 0
+    a = 2 * 0.5 * 1.0 / 1.5
+    assert s["f1_all"] == pytest.approx((a + 0.0 + 1.0 + 0.0) / 4)
     assert s["per_tag"] == {
-        "number": {"questions": 2, "accuracy": 0.5},
-        "unanswerable": {"questions": 2, "accuracy": 0.5},
-        "zh": {"questions": 1, "accuracy": 1.0},
+        "number": {"questions": 2, "accuracy": 0.5, "f1_all": pytest.approx(a / 2)},
+        "unanswerable": {"questions": 2, "accuracy": 0.5, "f1_all": 0.5},
+        "zh": {"questions": 1, "accuracy": 1.0, "f1_all": pytest.approx(a)},
     }
 
 

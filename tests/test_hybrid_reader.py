@@ -23,6 +23,7 @@ from eval.fit_hybrid import (
     trained_decision,
     utility,
     without_gate,
+    write_halves,
 )
 from eval.metrics import summarise
 from eval.runner import run_set
@@ -72,6 +73,22 @@ def test_fit_learns_to_refuse_where_the_span_model_is_unsure() -> None:
     model = fit(calibration)
     result = figures(held, hybrid_decision(model))
     assert result["answerable"] > 0.9 and result["refused"] > 0.9, result
+
+
+def test_a_set_splits_into_the_halves_its_rows_are_fitted_and_reported_on(tmp_path) -> None:
+    """``split`` writes the questions of each half as a set of its own, line for line, the same
+    halves ``fit`` makes of the rows collected from the set."""
+    items = [
+        {"id": f"q{i}", "question": f"问题{i}？", "answers": ["1"], "answerable": i % 3 > 0, "doc": f"d{i % 7}.txt"}
+        for i in range(30)
+    ] + [{"id": "u1", "question": "问题？", "answers": [], "answerable": False, "doc": None}]
+    source = tmp_path / "set.jsonl"
+    source.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
+    first, second = write_halves(source, tmp_path / "halves")
+    calibration, held = halves(items)
+    assert [item.id for item in load_set(first)] == [r["id"] for r in calibration]
+    assert [item.id for item in load_set(second)] == [r["id"] for r in held]
+    assert calibration and held and len(calibration) + len(held) == len(items)
 
 
 def test_fit_learns_which_reader_to_trust() -> None:
