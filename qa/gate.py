@@ -96,15 +96,17 @@ def missing_words(
     question in another script than the documents', only the words written in theirs. A piece
     jieba cut across real words (``missplit``) is not a word of the question. ``also_english``: some
     of the documents are English, so that a Chinese word they do not use may still be spoken of in
-    them (``glossed_in_english``)."""
+    them (``glossed_in_english``) and is no missing name."""
     words = entity_words(q)
     if cross_lingual:
         script = 0.0 if q.cjk else 1.0
         words = [(w, name) for w, name in words if cjk_ratio(w) == script]
     missing = [(w, name) for w, name in words if not in_corpus(index, w)]
     missing = [(w, name) for w, name in missing if not missplit(q.norm, w, index.normalised_text.__contains__)]
-    if also_english:
-        missing = [(w, name) for w, name in missing if not (cjk_ratio(w) == 1.0 and glossed_in_english(index, w))]
+    if also_english:  # names only: a noun missing from the Chinese documents stays a sign that they do not say
+        missing = [
+            (w, name) for w, name in missing if not (name and cjk_ratio(w) == 1.0 and glossed_in_english(index, w))
+        ]
     return missing
 
 
