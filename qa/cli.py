@@ -383,6 +383,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
         resolve_device(args.device)
     except (RuntimeError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    if args.init and not (Path(args.init) / "reader.onnx").is_file():
+        raise CliError(f"no trained reader to start from in {args.init} (its reader.onnx is missing)")
     settings = TrainSettings(
         data=tuple(args.data),
         work=args.work,

@@ -109,3 +109,13 @@ def test_qa_train_reader_says_at_once_when_the_gpu_it_asks_for_is_not_there(tmp_
     assert main([*args, "--device", "cuda"]) == 2
     assert "torch sees no GPU" in capsys.readouterr().err
     assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+
+
+def test_qa_train_reader_says_at_once_when_the_reader_to_start_from_is_not_there(tmp_path: Path, capsys) -> None:
+    from qa.cli import main
+
+    data = squad_file(tmp_path, [("only", TINY_SET)])
+    args = ["train-reader", "--data", str(data), "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--init", str(tmp_path / "nothing"), "--first-epoch", "1"]) == 2
+    assert "no trained reader to start from" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
