@@ -334,8 +334,9 @@ def write_halves(set_path: str | Path, folder: str | Path) -> tuple[Path, Path]:
     """The Q&A set's calibration and held-out halves (``halves``, as ``fit`` splits the rows
     collected from it) as two sets, ``calibration.jsonl`` and ``held-out.jsonl`` in ``folder``, so
     that ``qa eval`` can report on the held-out one alone."""
+    items = load_set(set_path)  # a bad set is a clear SetError; "doc" may be absent
     lines = [line for line in Path(set_path).read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-    first, second = halves([json.loads(line) | {"line": line} for line in lines])
+    first, second = halves([{"doc": i.doc, "id": i.id, "line": line} for i, line in zip(items, lines, strict=True)])
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = folder / "calibration.jsonl", folder / "held-out.jsonl"

@@ -81,11 +81,14 @@ def test_a_set_splits_into_the_halves_its_rows_are_fitted_and_reported_on(tmp_pa
     items = [
         {"id": f"q{i}", "question": f"问题{i}？", "answers": ["1"], "answerable": i % 3 > 0, "doc": f"d{i % 7}.txt"}
         for i in range(30)
-    ] + [{"id": "u1", "question": "问题？", "answers": [], "answerable": False, "doc": None}]
+    ] + [
+        {"id": "u1", "question": "问题？", "answers": [], "answerable": False, "doc": None},
+        {"id": "u2", "question": "另一个问题？", "answers": [], "answerable": False},  # "doc" may be left out
+    ]
     source = tmp_path / "set.jsonl"
     source.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
     first, second = write_halves(source, tmp_path / "halves")
-    calibration, held = halves(items)
+    calibration, held = halves([item | {"doc": item.get("doc")} for item in items])
     assert [item.id for item in load_set(first)] == [r["id"] for r in calibration]
     assert [item.id for item in load_set(second)] == [r["id"] for r in held]
     assert calibration and held and len(calibration) + len(held) == len(items)

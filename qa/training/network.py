@@ -86,8 +86,11 @@ def exported_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
     graph = onnx.load(str(path)).graph
     stored = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    state = {name: torch.from_numpy(value.astype(np.float32)) for name, value in stored.items() if "." in name}
-    state = {name: value for name, value in state.items() if name.split(".")[0] in ("layers", "head")}
+    state = {
+        name: torch.from_numpy(value.astype(np.float32))
+        for name, value in stored.items()
+        if name.startswith(("layers.", "head."))
+    }
     for node in graph.node:
         if node.op_type != "MatMulInteger":
             continue
