@@ -52,9 +52,10 @@ Decision = Callable[[Row], tuple[bool, bool]]  # (answers, the answer given is r
 RIDGE = 1.0
 
 
-def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]:
+def collect(set_path: str, store: str, **settings: int) -> list[Row]:
     """One row a question of ``set_path``: both readers' answers over ``store`` and their features
-    (``passages``: how many retrieved passages they read, if not the trained reader's setting)."""
+    (``settings``: what they read, where not the trained reader's ``ReaderSettings``: ``passages``,
+    ``min_chars``)."""
     from qa.assistant import Assistant, trained_reader
     from qa.reading.hybrid import HybridReader, Observation
     from qa.reading.reader import Evidence, Refusal, TrainedReader
@@ -62,8 +63,8 @@ def collect(set_path: str, store: str, passages: int | None = None) -> list[Row]
     base = Assistant.load(store)
     unused = HybridModel((0.0,) * len(FEATURES), (0.0,) * len(FEATURES), 1.0)
     trained = trained_reader()
-    if passages is not None:
-        trained = TrainedReader(trained.folder, replace(trained.settings, passages=passages))
+    if settings:
+        trained = TrainedReader(trained.folder, replace(trained.settings, **settings))
     hybrid = HybridReader(base.index, trained, unused)
     # what the reader was handed for the question: both readers' answers, whether the gate refuses
     # it (it names what no document mentions), and each passage read alone with its retrieval score
@@ -369,7 +370,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     c.add_argument("set")
     c.add_argument("--store", required=True)
     c.add_argument("--out", required=True)
-    c.add_argument("--passages", type=int, help="retrieved passages read (default: the trained reader's setting)")
+    c.add_argument("--passages", type=int, help="retrieved passages read at least (default: the reader's setting)")
+    c.add_argument("--min-chars", type=int, help="characters of passages read at least (default: the reader's setting)")
     t = commands.add_parser(
         "threshold", help="the trained reader's threshold and passage weight, on the calibration half"
     )
@@ -409,7 +411,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.command == "collect":
-        rows = collect(args.set, args.store, args.passages)
+        given = {"passages": args.passages, "min_chars": args.min_chars}
+        rows = collect(args.set, args.store, **{k: v for k, v in given.items() if v is not None})
         Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} questions → {args.out}")
         return

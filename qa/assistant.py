@@ -26,7 +26,16 @@ from qa.question import Question, analyse, bridged
 from qa.quote import paragraph_sentences, quote_window, widen_to_context
 from qa.reading import DEFAULT_READER, READERS
 from qa.reading.hybrid import HybridModel, HybridReader
-from qa.reading.reader import Evidence, Reader, ReaderSettings, Reading, ReadPassage, Refusal, TrainedReader
+from qa.reading.reader import (
+    Evidence,
+    Reader,
+    ReaderSettings,
+    Reading,
+    ReadPassage,
+    Refusal,
+    TrainedReader,
+    passages_to_read,
+)
 from qa.reading.widen import bare_quantity
 from qa.retrieve import DENSE_K, KEYWORD_K, KEYWORD_WEIGHT, SentenceHit, combine, rank_passages
 from qa.rules_reader import RulesReader
@@ -267,13 +276,15 @@ class Assistant:
         self, text: str, retrieved: _Retrieved, ranked: list[tuple[int, float]], missing: list[tuple[str, bool]]
     ) -> Evidence:
         """What the reader gets: the question, the best passages (as many as the reader's settings
-        ask, else ``ReaderSettings``'), the sentence hits and the nouns no document uses."""
+        ask, else ``ReaderSettings``': ``passages_to_read``), the sentence hits and the nouns no
+        document uses."""
         settings = getattr(self.reader, "settings", None)
-        count = settings.passages if isinstance(settings, ReaderSettings) else ReaderSettings().passages
+        settings = settings if isinstance(settings, ReaderSettings) else ReaderSettings()
         passages = []
-        for i, score in ranked[:count]:
+        for i, score in ranked[: max(settings.passages, settings.max_passages)]:
             p = self.index.passages[i]
             passages.append(ReadPassage(p.doc, p.span.start, self.index.text(p.doc, p.span), score))
+        passages = passages[: passages_to_read([len(p.text) for p in passages], settings)]
         return Evidence(text, retrieved.question, tuple(passages), tuple(retrieved.hits), tuple(missing))
 
     def _quote(self, retrieved: _Retrieved, reading: Reading) -> tuple[Quote, int, float]:

@@ -286,3 +286,43 @@ def test_the_rules_give_a_whole_unit_and_a_whole_range(encoder, question, expect
     )
     assistant = Assistant.from_documents([make_document("rules.txt", text)], encoder, reader="rules")
     assert assistant.ask(question).answer == expected
+
+
+BULLETIN = (
+    "滨江市2023年国民经济和社会发展统计公报\n\n滨江市统计局\n\n国家统计局滨江调查队\n\n（2024年3月15日）\n\n一、综合\n\n"
+    "2023年地区生产总值\n\n2023年，全市上下坚持稳中求进工作总基调，经济运行总体平稳。\n\n"
+    "初步核算，全年实现地区生产总值812.6亿元，比上年增长6.1%。其中，第一产业增加值52.3亿元，增长3.2%。\n\n"
+    "二、农业\n\n全年粮食总产量96.4万吨，比上年增长1.8%。\n"
+)
+
+
+def test_passages_that_are_headings_and_date_lines_do_not_use_up_what_the_reader_reads(encoder):
+    """A bulletin's title, agency and date lines are passages of their own and match a question
+    well: three of them hold nothing to read, so more passages are read, up to ``min_chars``
+    characters. The paragraph that answers ranks fifth here."""
+    from qa.assistant import Assistant
+    from qa.documents import make_document
+    from qa.reading.reader import Evidence, ReaderSettings, Refusal
+
+    class Recording:  # what the assistant hands a reader (the reader itself is not under test here)
+        def __init__(self, settings: ReaderSettings) -> None:
+            self.settings = settings
+            self.seen: list[Evidence] = []
+
+        def read(self, evidence: Evidence) -> Refusal:
+            self.seen.append(evidence)
+            return Refusal("recorded")
+
+    base = Assistant.from_documents([make_document("bulletin.txt", BULLETIN)], encoder)
+    question = "滨江市2023年的地区生产总值一共是多少？"
+    handed = {}
+    for min_chars in (0, ReaderSettings().min_chars):
+        recording = Recording(ReaderSettings(min_chars=min_chars))
+        Assistant(base.index, encoder, recording).ask(question)
+        handed[min_chars] = recording.seen[0].passages
+    assert len(handed[0]) == 3
+    assert not any("812.6" in p.text for p in handed[0])
+    assert 3 < len(handed[600]) <= ReaderSettings().max_passages
+    assert sum(len(p.text) for p in handed[600][:-1]) < 600
+    assert any("812.6" in p.text for p in handed[600])
+    assert base.ask(question).answer == "812.6亿元"  # the shipped hybrid reader, end to end

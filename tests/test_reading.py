@@ -8,7 +8,15 @@ import pytest
 
 from qa.reading.e5file import BLOCK_BYTES, E5File, E5FileError, _pieces, dequantise_q4
 from qa.reading.model import embed
-from qa.reading.reader import ReaderSettings, ReadPassage, WindowLogits, best_span, covering_span, read_windows
+from qa.reading.reader import (
+    ReaderSettings,
+    ReadPassage,
+    WindowLogits,
+    best_span,
+    covering_span,
+    passages_to_read,
+    read_windows,
+)
 from qa.reading.tokenizer import PieceTokenizer
 from qa.reading.widen import bare_quantity, widen_span
 
@@ -213,3 +221,12 @@ def test_a_passage_read_from_its_windows_keeps_its_score_whatever_the_bounds() -
     assert highest.span.margin == covering.span.margin == 8.0
     assert passage.text[highest.span.start - 100 : highest.span.end - 100] == "四五六"
     assert passage.text[covering.span.start - 100 : covering.span.end - 100] == "二三四五六"
+
+
+def test_short_passages_do_not_count_against_the_passages_read() -> None:
+    settings = ReaderSettings(passages=3, min_chars=600, max_passages=8)
+    assert passages_to_read([700, 500, 400, 300], settings) == 3  # three paragraphs: as before
+    assert passages_to_read([12, 6, 11, 171, 10, 35, 400, 90, 500], settings) == 7  # 245 + 400 ≥ 600
+    assert passages_to_read([5] * 20, settings) == 8  # never more than max_passages
+    assert passages_to_read([5, 6], settings) == 2  # never more than there are
+    assert passages_to_read([10, 10, 10, 10], ReaderSettings(passages=3, min_chars=0)) == 3

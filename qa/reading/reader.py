@@ -106,7 +106,11 @@ class ReaderSettings:
     passage_weight: float = 0.0  # added to a span's score per unit of its passage's retrieval score; calibrated
     max_answer_tokens: int = 30
     top_k: int = 20  # start and end candidates per window
-    passages: int = 3  # retrieved passages read for one question
+    passages: int = 3  # retrieved passages read for one question, at least
+    # more passages are read, up to ``max_passages``, while those read hold fewer characters than
+    # this: a heading or a date line is a passage of its own, and three of them hold nothing to read
+    min_chars: int = 600
+    max_passages: int = 8
     # the span's bounds: None, the start and end of highest logits; a number λ, the span most likely
     # to hold the answer's start and end (softmax over the window) less λ for each character it
     # spans (the model's start and end are each a guess; a span that covers where both may lie
@@ -293,6 +297,18 @@ class PassageRead:
 
     span: Reading | None  # its best span, the margin against this passage's own "no answer"
     null: float  # the least confident "no answer" score of its windows (inf: it had none)
+
+
+def passages_to_read(lengths: Sequence[int], settings: ReaderSettings) -> int:
+    """How many of the ranked passages (their ``lengths`` in characters, best first) a reader
+    reads: ``settings.passages``, and more, up to ``max_passages``, while those taken hold fewer
+    than ``min_chars`` characters."""
+    count = min(settings.passages, len(lengths))
+    held = sum(lengths[:count])
+    while count < min(settings.max_passages, len(lengths)) and held < settings.min_chars:
+        held += lengths[count]
+        count += 1
+    return count
 
 
 def choose(reads: Sequence[PassageRead], passages: Sequence[ReadPassage], settings: ReaderSettings) -> Reading | None:
