@@ -5,7 +5,7 @@ import json
 import pytest
 
 from eval.sets import SetError, load_set
-from tests.conftest import CMRC_SLICE, SEED_DEV, cmrc_trial
+from tests.conftest import CMRC_SLICE, ROOT, SEED_DEV, cmrc_trial
 
 
 def write(tmp_path, *lines: str):
@@ -68,3 +68,24 @@ def test_unanswerable_without_answers_is_fine(tmp_path):
 def test_empty_set_is_refused(tmp_path):
     with pytest.raises(SetError, match="no questions"):
         load_set(write(tmp_path, ""))
+
+
+@pytest.mark.parametrize("folder", ["genres", "genres-2"])
+def test_the_held_out_genre_sets_point_into_their_documents(folder):
+    """Each answer and evidence string of a held-out genre set is its document's own text, and the
+    evidence lies within one line that holds an answer: a set whose gold strings drift from the
+    text would mark right answers wrong."""
+    base = ROOT / "eval" / "data" / folder
+    items = load_set(base / "qa.jsonl")
+    docs = {p.name: p.read_text(encoding="utf-8") for p in (base / "docs").iterdir()}
+    assert {i.doc for i in items if i.answerable} == set(docs)
+    for item in items:
+        assert item.answerable == bool(item.answers), item.id
+        if not item.answerable:
+            continue
+        text = docs[item.doc]
+        assert all(a in text for a in item.answers), item.id
+        if item.evidence:
+            assert item.evidence in text and "\n" not in item.evidence, item.id
+            line = next(line for line in text.splitlines() if item.evidence in line)
+            assert any(a in line for a in item.answers), item.id  # 第十七条 heads its article's line
