@@ -280,11 +280,12 @@ class Assistant:
         document uses."""
         settings = getattr(self.reader, "settings", None)
         settings = settings if isinstance(settings, ReaderSettings) else ReaderSettings()
+        candidates = ranked[: max(settings.passages, settings.max_passages)]
+        count = passages_to_read([len(self.index.passages[i].span) for i, _ in candidates], settings)
         passages = []
-        for i, score in ranked[: max(settings.passages, settings.max_passages)]:
+        for i, score in candidates[:count]:
             p = self.index.passages[i]
             passages.append(ReadPassage(p.doc, p.span.start, self.index.text(p.doc, p.span), score))
-        passages = passages[: passages_to_read([len(p.text) for p in passages], settings)]
         return Evidence(text, retrieved.question, tuple(passages), tuple(retrieved.hits), tuple(missing))
 
     def _quote(self, retrieved: _Retrieved, reading: Reading) -> tuple[Quote, int, float]:
